@@ -1,0 +1,3 @@
+from mlnews.cli import main
+
+main()
