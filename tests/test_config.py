@@ -1,0 +1,89 @@
+"""mlnews.config: typed YAML configs, unknown keys, wrong types and key=value overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import pytest
+
+from mlnews.config import apply_overrides, dump_yaml, from_dict, load_config, to_dict
+from mlnews.errors import ConfigError
+
+
+@dataclass
+class Inner:
+    lr: float = 1e-3
+    epochs: int = 1
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outer:
+    task: Literal["classification", "summarisation"]
+    train: Inner = field(default_factory=Inner)
+    weights: dict[str, float] = field(default_factory=dict)
+    note: Optional[str] = None
+    enabled: bool = True
+
+
+def test_from_dict_builds_nested_and_converts_int_to_float():
+    cfg = from_dict(Outer, {"task": "classification", "train": {"lr": 1, "names": ["a"]}, "weights": {"x": 2}})
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+    assert cfg.train.names == ["a"]
+    assert cfg.weights == {"x": 2.0}
+    assert to_dict(cfg)["train"] == {"lr": 1.0, "epochs": 1, "names": ["a"]}
+
+
+def test_unknown_key_is_named_with_allowed_keys():
+    with pytest.raises(ConfigError) as exc:
+        from_dict(Outer, {"task": "classification", "train": {"lrr": 1}})
+    msg = str(exc.value)
+    assert "train.lrr" in msg and "epochs" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"task": "classification", "train": {"epochs": "three"}}, "train.epochs"),
+        ({"task": "classification", "train": {"epochs": True}}, "train.epochs"),
+        ({"task": "classification", "enabled": "yes"}, "enabled"),
+        ({"task": "regression"}, "task"),
+        ({"task": "classification", "train": {"names": "abc"}}, "train.names"),
+        ({}, "task"),
+    ],
+)
+def test_wrong_types_and_missing_keys_name_the_key(data, key):
+    with pytest.raises(ConfigError) as exc:
+        from_dict(Outer, data)
+    assert str(exc.value).startswith(key + ":")
+
+
+def test_overrides_are_checked_against_schema_and_parsed_as_yaml():
+    data = {"task": "classification"}
+    apply_overrides(data, ["train.epochs=3", "train.names=[a, b]", "note=hello world", "weights.x=0.5"], Outer)
+    cfg = from_dict(Outer, data)
+    assert cfg.train.epochs == 3 and cfg.train.names == ["a", "b"] and cfg.note == "hello world"
+    assert cfg.weights == {"x": 0.5}
+    with pytest.raises(ConfigError, match="train.epoch"):
+        apply_overrides({}, ["train.epoch=3"], Outer)
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["train.epochs"], Outer)
+
+
+def test_load_config_names_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("task: classification\ntrain:\n  epochs: 2\n", encoding="utf-8")
+    cfg = load_config(p, Outer, ["train.lr=0.1"])
+    assert cfg.train.epochs == 2 and cfg.train.lr == 0.1
+    assert "epochs: 2" in dump_yaml(cfg)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad, Outer)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml", Outer)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(lst, Outer)
