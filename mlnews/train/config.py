@@ -112,6 +112,7 @@ class TrainSection:
     logging_steps: int = 50
     eval_max_examples: Optional[int] = None  # stratified cap on validation rows used during training
     save_total_limit: int = 2
+    keep_checkpoints: bool = False  # keep OUT/checkpoints after a run that completes
     num_threads: Optional[int] = None  # torch.set_num_threads; null = leave torch's default
 
     def validate(self, prefix: str = "") -> None:

@@ -1,0 +1,85 @@
+"""TF-IDF baseline: word + character n-gram TF-IDF -> LogisticRegression, persisted with skops.
+
+The pipeline itself comes from :func:`mlnews.data.tfidf.make_tfidf_pipeline` (shared with the data
+stage's label checks); this module fits it on the composed training inputs, predicts the test split
+and saves ``model.skops`` (``skops.io.dump``; loaded back with an explicit trusted-type list, never
+pickle). Class weights follow ``train.class_weights`` (``none`` | ``balanced`` | mapping).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlnews.errors import ConfigError
+from mlnews.io import atomic_write
+from mlnews.types import LabelSet
+
+if TYPE_CHECKING:
+    from mlnews.train.classifier import PreparedData
+    from mlnews.train.config import ClassifierConfig
+
+SKOPS_NAME = "model.skops"
+
+
+def sklearn_class_weight(cfg_weights: Any, labels: LabelSet) -> str | dict[str, float] | None:
+    """``train.class_weights`` in scikit-learn's form (``None``, ``"balanced"`` or ``{label: weight}``)."""
+    if cfg_weights == "none":
+        return None
+    if cfg_weights == "balanced":
+        return "balanced"
+    unknown = [k for k in cfg_weights if k not in labels]
+    if unknown:
+        raise ConfigError(f"train.class_weights.{unknown[0]}: not a label of this dataset; labels are {', '.join(labels.names)}")
+    return {name: float(cfg_weights.get(name, 1.0)) for name in labels.names}
+
+
+def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet) -> Any:
+    """The scikit-learn pipeline configured from the ``tfidf`` section."""
+    from mlnews.data.tfidf import make_tfidf_pipeline
+
+    t = cfg.tfidf
+    return make_tfidf_pipeline(
+        word_ngram_max=t.word_ngram_max,
+        char_ngram_range=(t.char_ngram_min, t.char_ngram_max),
+        min_df=t.min_df,
+        max_features=t.max_features,
+        sublinear_tf=t.sublinear_tf,
+        C=t.C,
+        max_iter=t.max_iter,
+        class_weight=sklearn_class_weight(cfg.train.class_weights, labels),
+        random_state=cfg.train.seed,
+    )
+
+
+def save_pipeline(pipeline: Any, path: Path) -> None:
+    """Persist with skops (atomically), never pickle."""
+    import skops.io as sio
+
+    with atomic_write(path, "wb") as fh:
+        fh.write(sio.dumps(pipeline))
+
+
+def train_tfidf(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path) -> dict[str, Any]:
+    """Fit on the train split, score validation, predict test, save ``model.skops``."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pipeline = build_pipeline(cfg, data.labels)
+    train = data.splits["train"]
+    start = time.perf_counter()
+    pipeline.fit(train.inputs, train.labels)
+    seconds = time.perf_counter() - start
+    val = data.splits["validation"]
+    val_pred = list(pipeline.predict(val.inputs))
+    present = sorted(set(val.labels))
+    save_pipeline(pipeline, Path(out_dir) / SKOPS_NAME)
+    return {
+        "test_pred": [str(x) for x in pipeline.predict(data.splits["test"].inputs)],
+        "train_seconds": round(seconds, 1),
+        "validation": {
+            "accuracy": round(float(accuracy_score(val.labels, val_pred)), 4),
+            "macro_f1": round(float(f1_score(val.labels, val_pred, labels=present, average="macro", zero_division=0)), 4),
+        },
+        "class_weights": sklearn_class_weight(cfg.train.class_weights, data.labels),
+    }

@@ -1,0 +1,127 @@
+"""The Classifier inference API on tiny model folders (transformer and TF-IDF backends)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlnews.errors import MlnewsError
+from mlnews.infer.classifier import Classifier, TorchBackend
+from mlnews.train.manifest import make_manifest, write_manifest
+from test_train_tinybert import LABELS, build_tiny_bert, synthetic_rows
+
+
+@pytest.fixture(scope="module")
+def transformer_dir(tmp_path_factory) -> Path:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = build_tiny_bert(tmp_path_factory.mktemp("base"))
+    out = tmp_path_factory.mktemp("clf")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)}
+    )
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    write_manifest(out, make_manifest(task="classification", kind="transformer", labels=LABELS,
+                                      input={"prefix": "query: ", "max_length": 32, "use_lead": True, "body_chars": 20},
+                                      base_model="tiny"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tfidf_dir(tmp_path_factory) -> Path:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from mlnews.train.tfidf import save_pipeline
+
+    rows = synthetic_rows(90)
+    pipe = Pipeline([("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))), ("clf", LogisticRegression(C=10))])
+    pipe.fit([r["text"] for r in rows], [r["label"] for r in rows])
+    out = tmp_path_factory.mktemp("tfidf")
+    save_pipeline(pipe, out / "model.skops")
+    # Manifest label order differs from the pipeline's alphabetical classes_ on purpose.
+    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=LABELS,
+                                      input={"prefix": "", "max_length": 128, "use_lead": True, "body_chars": 300}))
+    return out
+
+
+def test_transformer_predictions_carry_label_names(transformer_dir):
+    clf = Classifier.load(transformer_dir)
+    assert isinstance(clf.backend, TorchBackend)
+    assert clf.labels.names == LABELS
+    preds = clf.predict(["рубль банк нефть", "матч футбол", "закон депутат уряд"], top_k=2)
+    assert len(preds) == 3
+    for p in preds:
+        assert p["label"] in LABELS and not p["label"].startswith("LABEL_")
+        assert [x["label"] for x in p["top_k"]][0] == p["label"]
+        assert len(p["top_k"]) == 2 and p["top_k"][0]["score"] >= p["top_k"][1]["score"]
+
+
+def test_probabilities_sum_to_one_and_keep_input_order(transformer_dir):
+    clf = Classifier.load(transformer_dir, batch_size=2)
+    texts = ["короткий", "гораздо более длинный заголовок про рубль и банк и нефть", "матч", "закон о бюджете страны"]
+    probs = clf.predict_proba(texts)
+    assert probs.shape == (4, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # Sorting by length inside the backend must not reorder results.
+    single = np.vstack([clf.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(probs, single, atol=1e-5)
+
+
+def test_compose_applies_manifest_prefix_and_body_chars(transformer_dir):
+    clf = Classifier.load(transformer_dir)
+    assert clf.compose("Заголовок", lead="Лид", body="Первое предложение текста статьи") == (
+        "query: Заголовок\nЛид\nПервое предложение"
+    )
+    assert clf.compose("Заголовок") == "query: Заголовок"
+
+
+def test_tfidf_backend_maps_columns_to_manifest_order(tfidf_dir):
+    clf = Classifier.load(tfidf_dir)
+    assert clf.labels.names == LABELS
+    preds = clf.predict(["банк рубль ставка", "матч футбол гол", "депутат закон парламент"])
+    assert [p["label"] for p in preds] == ["economy", "sports", "politics"]
+    probs = clf.predict_proba(["банк рубль ставка"])
+    assert probs[0].argmax() == LABELS.index("economy")
+
+
+def test_load_errors_are_one_line(tmp_path, tfidf_dir):
+    with pytest.raises(MlnewsError, match="not an mlnews model folder"):
+        Classifier.load(tmp_path)
+    with pytest.raises(MlnewsError, match="model folder not found"):
+        Classifier.load(tmp_path / "nope")
+    with pytest.raises(MlnewsError, match="backend 'torch' needs a transformer"):
+        Classifier.load(tfidf_dir, backend="torch")
+    with pytest.raises(MlnewsError, match="backend: 'gpu' is not allowed"):
+        Classifier.load(tfidf_dir, backend="gpu")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "mlnews.json").write_text(json.dumps({"format": 1, "task": "classification", "kind": "tfidf"}))
+    with pytest.raises(MlnewsError, match="labels: expected a non-empty list"):
+        Classifier.load(bad)
+
+
+def test_tfidf_refuses_untrusted_types(tmp_path):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    out = tmp_path / "evil"
+    out.mkdir()
+    sio.dump(FunctionTransformer(func=json.loads), out / "model.skops")
+    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=LABELS))
+    with pytest.raises(MlnewsError, match="refusing to load untrusted types"):
+        Classifier.load(out)
+
+
+def test_predict_rejects_bad_arguments(tfidf_dir):
+    clf = Classifier.load(tfidf_dir)
+    with pytest.raises(ValueError, match="top_k"):
+        clf.predict(["x"], top_k=0)
+    with pytest.raises(TypeError, match="list of strings"):
+        clf.predict_proba("одна строка")
+    assert clf.predict_proba([]).shape == (0, 3)
