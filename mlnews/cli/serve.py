@@ -1,0 +1,57 @@
+"""``mlnews serve``: the FastAPI app of :mod:`mlnews.serve` under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from mlnews.cli.app import app
+
+
+@app.command("serve")
+def serve_cmd(
+    classifier: str = typer.Option(..., "--classifier", "-c", help="Classifier model folder (transformer, onnx or tfidf)."),
+    summariser: Optional[str] = typer.Option(
+        None, "--summariser", "-s", help="lead, textrank (or lead-N/textrank-N) or a seq2seq model folder; without it /summarise answers 503."
+    ),
+    host: Optional[str] = typer.Option(None, "--host", help="Listen address (config default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", "-p", help="TCP port (config default 8000)."),
+    config: Optional[str] = typer.Option(
+        None, "--config", help="Serve config YAML (default: configs/serve/default.yaml of the checkout, else built-in defaults)."
+    ),
+    overrides: Optional[list[str]] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Config overrides, e.g. limits.max_texts=64."),
+) -> None:
+    """Serve the classifier (and optionally a summariser) over HTTP: POST /classify, POST /summarise, GET /health, GET /labels, OpenAPI docs at /docs.
+
+    Request limits come from the config (413 when exceeded); malformed bodies get 422 naming the field.
+
+    Example:
+
+        mlnews serve --classifier runs/e5-small-onnx-int8 --summariser textrank --port 8000
+
+        curl -s localhost:8000/classify -H 'content-type: application/json' -d '{"texts": ["Курс рубля упал"], "top_k": 2}'
+    """
+    import sys
+
+    import uvicorn
+
+    from mlnews.serve import create_app, load_serve_config
+
+    cfg = load_serve_config(config, overrides or [])
+    if host is not None:
+        cfg.host = host
+    if port is not None:
+        if not 0 < port < 65536:
+            from mlnews.errors import InputError
+
+            raise InputError(f"--port {port}: expected a TCP port 1..65535")
+        cfg.port = port
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    application = create_app(
+        classifier, summariser=summariser, limits=cfg.limits, backend=cfg.backend, model_threads=cfg.model_threads
+    )
+    print(f"mlnews serve: http://{cfg.host}:{cfg.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run(application, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
