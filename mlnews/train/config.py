@@ -156,9 +156,9 @@ class TfidfSection:
     char_ngram_min: int = 2
     char_ngram_max: int = 5
     min_df: int = 1
-    max_features: Optional[int] = None  # per vectoriser; null = unlimited
+    max_features: Optional[int] = 200_000  # per vectoriser; null = unlimited
     sublinear_tf: bool = True
-    C: float = 10.0
+    C: float = 4.0
     max_iter: int = 2000
 
     def validate(self, prefix: str = "") -> None:

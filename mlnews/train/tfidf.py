@@ -17,7 +17,7 @@ from mlnews.io import atomic_write
 from mlnews.types import LabelSet
 
 if TYPE_CHECKING:
-    from mlnews.train.classifier import PreparedData
+    from mlnews.train.inputs import PreparedData
     from mlnews.train.config import ClassifierConfig
 
 SKOPS_NAME = "model.skops"
@@ -41,7 +41,7 @@ def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet) -> Any:
 
     t = cfg.tfidf
     return make_tfidf_pipeline(
-        word_ngram_max=t.word_ngram_max,
+        word_ngram_range=(1, t.word_ngram_max),
         char_ngram_range=(t.char_ngram_min, t.char_ngram_max),
         min_df=t.min_df,
         max_features=t.max_features,

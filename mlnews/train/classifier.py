@@ -1,0 +1,384 @@
+"""Train a topic classifier from one config: a transformer via the HF ``Trainer``, or TF-IDF.
+
+``train(config_path, out_dir, overrides, resume)`` is what ``mlnews train`` calls for
+``task: classification``. It
+
+1. loads the dataset named by ``data.path`` (a folder from ``mlnews data build`` or a data config,
+   built and cached by :func:`mlnews.data.ensure_dataset`), filters/caps training rows as configured
+   (every dropped row is counted in the report), and composes model inputs with
+   :func:`mlnews.text.compose_text` (plus the model's input prefix, ``"query: "`` for e5);
+2. trains (``model.kind: transformer`` here, ``tfidf`` in :mod:`mlnews.train.tfidf`);
+3. evaluates on the test split and writes the model folder described in ``docs/ARCHITECTURE.md``:
+   weights, ``mlnews.json``, ``train_config.yaml``, ``metrics.json``, confusion matrix, ``README.md``.
+   ``mlnews.json`` is written last, so a folder without it is an unfinished run.
+
+Transformer checkpoints go to ``OUT/checkpoints``; ``resume=True`` continues from the last one
+(the label set must match). They are deleted after a run that completes, unless
+``train.keep_checkpoints`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mlnews.config import dump_yaml
+from mlnews.errors import ConfigError, MlnewsError
+from mlnews.io import write_json, write_text
+from mlnews.train.config import ClassifierConfig, load_classifier_config
+from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
+from mlnews.types import LabelSet
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+LABELS_FILE = "labels.json"  # inside OUT/checkpoints: the label set the checkpoints were trained with
+
+
+# --------------------------------------------------------------------------------------------- model
+
+
+def resolve_model(name_or_path: str) -> tuple[Path, str, str | None]:
+    """``(folder, input_prefix, alias)`` for ``model.name_or_path`` via :func:`mlnews.models.resolve`."""
+    from mlnews.models import resolve
+
+    r = resolve(name_or_path)
+    return Path(r.path), r.input_prefix, r.alias
+
+
+def class_weights(cfg_weights: Any, labels: LabelSet, train_labels: Sequence[str]) -> list[float] | None:
+    """Loss weights in label order: ``none`` -> None, ``balanced`` -> n / (k * count), or an explicit mapping."""
+    if cfg_weights == "none":
+        return None
+    if cfg_weights == "balanced":
+        counts = Counter(train_labels)
+        present = [n for n in labels.names if counts[n]]
+        total = sum(counts[n] for n in present)
+        return [total / (len(present) * counts[n]) if counts[n] else 1.0 for n in labels.names]
+    unknown = [k for k in cfg_weights if k not in labels]
+    if unknown:
+        raise ConfigError(f"train.class_weights.{unknown[0]}: not a label of this dataset; labels are {', '.join(labels.names)}")
+    return [float(cfg_weights.get(n, 1.0)) for n in labels.names]
+
+
+def apply_freezing(model: Any, freeze_embeddings: bool, freeze_layers: int) -> dict[str, int]:
+    """Freeze the embeddings and/or the lowest ``freeze_layers`` encoder layers; returns parameter counts."""
+    base = model.base_model
+    if freeze_embeddings:
+        emb = getattr(base, "embeddings", None)
+        if emb is None:
+            raise ConfigError("model.freeze_embeddings: this architecture has no .embeddings module")
+        for p in emb.parameters():
+            p.requires_grad = False
+    if freeze_layers:
+        layers = getattr(getattr(base, "encoder", None), "layer", None)
+        if layers is None:
+            raise ConfigError("model.freeze_layers: this architecture has no encoder.layer list; use 0")
+        if freeze_layers > len(layers):
+            raise ConfigError(f"model.freeze_layers: {freeze_layers} > the model's {len(layers)} layers")
+        for layer in layers[:freeze_layers]:
+            for p in layer.parameters():
+                p.requires_grad = False
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}
+
+
+def _checkpoint_labels_check(ckpt_root: Path, labels: LabelSet, resume: bool) -> str | None:
+    """Return the checkpoint to resume from (or None), after checking the label set matches."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(ckpt_root)) if ckpt_root.is_dir() else None
+    if not resume:
+        return None
+    if last is None:
+        raise MlnewsError(f"{ckpt_root}: no checkpoint to resume from; run without --resume to start afresh")
+    import json
+
+    saved = ckpt_root / LABELS_FILE
+    old = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else None
+    if old is not None and old != labels.names:
+        raise ConfigError(
+            f"labels: the dataset's label set {labels.names} differs from the checkpoint's {old}; "
+            "resume needs the same labels (train into a new --out instead)"
+        )
+    return last
+
+
+def _move_into(staging: Path, out_dir: Path) -> None:
+    for item in staging.iterdir():
+        target = out_dir / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    staging.rmdir()
+
+
+def train_transformer(
+    cfg: ClassifierConfig,
+    data: PreparedData,
+    out_dir: Path,
+    *,
+    model_path: Path,
+    resume: bool,
+    callbacks: list | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``AutoModelForSequenceClassification`` with the HF Trainer; returns training info."""
+    import torch
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    t = cfg.train
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    labels = data.labels
+    ckpt_root = out_dir / CHECKPOINTS
+    resume_from = _checkpoint_labels_check(ckpt_root, labels, resume)
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    write_json(ckpt_root / LABELS_FILE, labels.names)
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    extra: dict[str, Any] = {}
+    if cfg.model.dropout is not None:
+        extra = {"hidden_dropout_prob": cfg.model.dropout, "attention_probs_dropout_prob": cfg.model.dropout}
+    torch.manual_seed(t.seed)  # the new classification head is initialised from this seed
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(labels),
+        id2label=dict(labels.id2label),
+        label2id=dict(labels.label2id),
+        **extra,
+    )
+    params = apply_freezing(model, cfg.model.freeze_embeddings, cfg.model.freeze_layers)
+    weights = class_weights(t.class_weights, labels, data.splits["train"].labels)
+
+    def to_dataset(split: SplitData) -> Dataset:
+        ds = Dataset.from_dict({"text": split.inputs, "label": [labels.encode(x) for x in split.labels]})
+        return ds.map(
+            lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.model.max_length),
+            batched=True,
+            remove_columns=["text"],
+        )
+
+    train_ds = to_dataset(data.splits["train"])
+    eval_ds = to_dataset(data.splits["validation"])
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        y = pred.label_ids
+        p = np.asarray(pred.predictions).argmax(-1)
+        return {
+            "accuracy": float(accuracy_score(y, p)),
+            "macro_f1": float(f1_score(y, p, labels=sorted(set(y.tolist())), average="macro", zero_division=0)),
+        }
+
+    strategy = t.eval_strategy
+    args = TrainingArguments(
+        output_dir=str(ckpt_root),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler_type,
+        seed=t.seed,
+        data_seed=t.seed,
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=t.eval_steps if strategy == "steps" else None,
+        save_steps=t.eval_steps if strategy == "steps" else None,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_steps=t.logging_steps,
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )
+    cbs = list(callbacks or [])
+    if t.early_stopping_patience > 0:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    trainer = WeightedTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=cbs,
+        class_weights=weights,
+    )
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    seconds = time.perf_counter() - start
+    state = trainer.state
+    completed = state.global_step >= state.max_steps or any(
+        isinstance(cb, EarlyStoppingCallback) and cb.early_stopping_patience_counter >= cb.early_stopping_patience
+        for cb in trainer.callback_handler.callbacks
+    )
+
+    # Test-set predictions with the best model (load_best_model_at_end restored it).
+    test_ds = to_dataset(data.splits["test"])
+    logits = trainer.predict(test_ds).predictions
+    test_pred = [labels.decode(i) for i in np.asarray(logits).argmax(-1)]
+    val_metrics = trainer.evaluate()
+
+    staging = out_dir / ".final.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    trainer.save_model(str(staging))  # safetensors + config.json (id2label/label2id) + tokenizer
+    for stray in ("training_args.bin",):  # a pickle written by the Trainer: never ship it
+        (staging / stray).unlink(missing_ok=True)
+    _move_into(staging, out_dir)
+    if completed and not t.keep_checkpoints:
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+    return {
+        "test_pred": test_pred,
+        "train_seconds": round(seconds, 1),
+        "global_step": state.global_step,
+        "completed": completed,
+        "best_checkpoint": state.best_model_checkpoint,
+        "best_validation_macro_f1": state.best_metric,
+        "validation": {"accuracy": round(val_metrics.get("eval_accuracy", 0.0), 4),
+                       "macro_f1": round(val_metrics.get("eval_macro_f1", 0.0), 4)},
+        "train_loss": round(float(result.training_loss), 4),
+        "parameters": params,
+        "class_weights": weights,
+        "log_history": state.log_history,
+    }
+
+
+def _weighted_trainer_cls():
+    from transformers import Trainer
+
+    class _WeightedTrainer(Trainer):
+        """Trainer whose loss is cross-entropy with per-class weights (a per-batch weighted mean)."""
+
+        loss_is_scaled_for_ga = False  # our loss is a batch mean: let the Trainer divide by GA steps
+
+        def __init__(self, *args: Any, class_weights: list[float] | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._class_weights = class_weights
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: D102
+            import torch
+
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits = outputs.logits
+            weight = None
+            if self._class_weights is not None:
+                weight = torch.tensor(self._class_weights, dtype=logits.dtype, device=logits.device)
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), weight=weight)
+            return (loss, outputs) if return_outputs else loss
+
+    return _WeightedTrainer
+
+
+def WeightedTrainer(*args: Any, **kwargs: Any):  # noqa: N802 - factory that looks like the class
+    """Build the class-weighted Trainer (transformers is imported lazily)."""
+    return _weighted_trainer_cls()(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- entry
+
+
+def _check_out_dir(out_dir: Path, resume: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MlnewsError(f"--out {out_dir}: exists and is a file; expected a folder")
+    if resume or not out_dir.exists():
+        return
+    leftovers = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
+    if leftovers:
+        raise MlnewsError(
+            f"--out {out_dir}: folder is not empty ({', '.join(sorted(leftovers)[:3])}...); "
+            "choose a new folder, remove it, or pass --resume to continue a run"
+        )
+
+
+def train_from_config(
+    cfg: ClassifierConfig,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    callbacks: list | None = None,
+) -> Path:
+    """Train ``cfg`` into ``out_dir`` and write every artefact; returns the model folder."""
+    from mlnews.train import card, metrics
+    from mlnews.train.manifest import make_manifest, write_manifest
+
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, resume)
+    kind = cfg.model.kind
+    base_model: str | None
+    if kind == "transformer":
+        model_path, prefix, alias = resolve_model(cfg.model.name_or_path)
+        if cfg.model.input_prefix is not None:
+            prefix = cfg.model.input_prefix
+        base_model = alias or cfg.model.name_or_path
+    else:
+        model_path, prefix, base_model = None, cfg.model.input_prefix or "", None
+    data = prepare_data(cfg, prefix)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "transformer":
+        info = train_transformer(cfg, data, out_dir, model_path=model_path, resume=resume, callbacks=callbacks)
+    else:
+        from mlnews.train.tfidf import train_tfidf
+
+        if resume:
+            raise ConfigError("--resume: only transformer training has checkpoints; TF-IDF trains in seconds, rerun it")
+        info = train_tfidf(cfg, data, out_dir)
+
+    test = data.splits["test"]
+    extra = {
+        "split": cfg.data.test_split,
+        "dataset": str(data.dataset_dir),
+        "validation": info.get("validation"),
+        "train_seconds": info["train_seconds"],
+        "data_report": data.report,
+    }
+    m = metrics.write_eval_artifacts(
+        out_dir, test.labels, info["test_pred"], data.labels,
+        langs=test.langs, sources=test.sources, extra=extra, title=f"{kind} - {cfg.data.test_split}",
+    )
+    write_text(out_dir / "train_config.yaml", dump_yaml(cfg))
+    manifest = make_manifest(
+        task="classification",
+        kind=kind,
+        labels=data.labels.names,
+        input={"prefix": prefix, "max_length": cfg.model.max_length, "use_lead": cfg.data.use_lead,
+               "body_chars": cfg.data.body_chars},
+        base_model=base_model,
+        taxonomy=data.taxonomy,
+    )
+    training = {k: v for k, v in info.items() if k not in ("test_pred", "log_history")}
+    write_text(out_dir / "README.md", card.render_classifier_card(
+        manifest, cfg, data_summary(data), data.report, m, training, model_dir=str(out_dir)))
+    write_manifest(out_dir, manifest)  # last: its presence marks a finished model folder
+    return out_dir
+
+
+def train(config_path: str | os.PathLike, out_dir: str | os.PathLike, overrides: Sequence[str] = (), resume: bool = False) -> Path:
+    """``mlnews train`` for ``task: classification``."""
+    cfg = load_classifier_config(config_path, list(overrides))
+    return train_from_config(cfg, out_dir, resume=resume)

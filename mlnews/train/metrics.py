@@ -1,0 +1,149 @@
+"""Classification metrics and the confusion-matrix artefacts (PNG + CSV).
+
+``macro_f1`` averages F1 over the labels that occur in the gold labels of the set being scored
+(overall, or one language / source), so a group with three topics is not punished for the six it
+does not contain; ``per_class`` lists every label of the model, with its support.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mlnews.io import atomic_write, write_json
+from mlnews.types import LabelSet
+
+
+def _macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> float:
+    from sklearn.metrics import f1_score
+
+    present = [name for name in labels.names if name in set(y_true)]
+    if not present:
+        return 0.0
+    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+
+
+def _summary(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> dict[str, Any]:
+    n = len(y_true)
+    correct = sum(t == p for t, p in zip(y_true, y_pred))
+    return {
+        "n": n,
+        "accuracy": round(correct / n, 4) if n else 0.0,
+        "macro_f1": round(_macro_f1(y_true, y_pred, labels), 4),
+    }
+
+
+def _by_group(
+    y_true: Sequence[str], y_pred: Sequence[str], groups: Sequence[str], labels: LabelSet
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for g in sorted(set(groups)):
+        idx = [i for i, x in enumerate(groups) if x == g]
+        out[g] = _summary([y_true[i] for i in idx], [y_pred[i] for i in idx], labels)
+    return out
+
+
+def classification_metrics(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    labels: LabelSet,
+    *,
+    langs: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class P/R/F1/support and per-language / per-source summaries."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} items, y_pred {len(y_pred)}")
+    metrics = _summary(y_true, y_pred, labels)
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels.names, zero_division=0
+    ) if len(y_true) else ([0.0] * len(labels),) * 3 + ([0] * len(labels),)
+    metrics["per_class"] = {
+        name: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
+               "support": int(s[i])}
+        for i, name in enumerate(labels.names)
+    }
+    metrics["per_lang"] = _by_group(y_true, y_pred, langs, labels) if langs is not None else {}
+    metrics["per_source"] = _by_group(y_true, y_pred, sources, labels) if sources is not None else {}
+    metrics["predicted_counts"] = dict(Counter(y_pred))
+    return metrics
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> np.ndarray:
+    """Counts ``[true label, predicted label]`` in the label set's order."""
+    from sklearn.metrics import confusion_matrix
+
+    if not len(y_true):
+        return np.zeros((len(labels), len(labels)), dtype=int)
+    return confusion_matrix(y_true, y_pred, labels=labels.names)
+
+
+def write_confusion_csv(path: str | os.PathLike, cm: np.ndarray, labels: LabelSet) -> None:
+    """CSV with a header row of predicted labels and one row per true label."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["true\\predicted", *labels.names])
+    for name, row in zip(labels.names, cm):
+        writer.writerow([name, *[int(x) for x in row]])
+    with atomic_write(path) as fh:
+        fh.write(buf.getvalue())
+
+
+def plot_confusion(path: str | os.PathLike, cm: np.ndarray, labels: LabelSet, title: str = "") -> None:
+    """Row-normalised heat map with counts, label names on both axes (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    size = max(4.0, 0.6 * k + 2.0)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(k), labels.names, rotation=45, ha="right")
+    ax.set_yticks(range(k), labels.names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
+                        color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def write_eval_artifacts(
+    out_dir: str | os.PathLike,
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    labels: LabelSet,
+    *,
+    langs: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    title: str = "",
+) -> dict[str, Any]:
+    """Write ``metrics.json``, ``confusion_matrix.csv`` and ``confusion_matrix.png`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    metrics = classification_metrics(y_true, y_pred, labels, langs=langs, sources=sources)
+    metrics.update(extra or {})
+    cm = confusion(y_true, y_pred, labels)
+    write_confusion_csv(out_dir / "confusion_matrix.csv", cm, labels)
+    plot_confusion(out_dir / "confusion_matrix.png", cm, labels, title=title)
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
