@@ -15,11 +15,13 @@ Use it like e5: prefix inputs with ``query: `` and mean-pool the last hidden sta
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -39,6 +41,23 @@ KNOWN_TOKENISATIONS: dict[str, list[str]] = {
         "▁Путин", "▁и", "▁Ким", "▁Че", "н", "▁Ы", "н", "▁обмен", "я", "лись", "▁письма", "ми",
     ],
 }
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports (e.g. the expected missing pooler) inside the block."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def find_package_file() -> Path:

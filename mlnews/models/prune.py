@@ -1,0 +1,231 @@
+"""Vocabulary pruning: keep only the pieces a corpus uses, slice the word embeddings to match.
+
+The e5 encoder's 250k-piece XLM-R vocabulary is 82% of its weights, and a ru+uk news corpus uses a
+small fraction of it. :func:`prune_vocab` keeps the special tokens, every piece the tokenizer produces
+on the corpus texts (plus, by default, the single-character pieces of the Cyrillic, Latin, digit and
+punctuation ranges so unseen words still split into known pieces), keeps the original order and
+scores, rebuilds the Unigram tokenizer and writes a self-contained folder. It then verifies that every
+corpus text tokenises to the same pieces and that hidden states are identical on a sample.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from mlnews.errors import InputError, MlnewsError
+from mlnews.io import iter_jsonl
+
+#: Prefixes the encoder is used with; their pieces are always kept.
+PREFIXES = ("query: ", "passage: ")
+_KEEP_CHAR_RANGES = ((0x20, 0x7E), (0xA0, 0x24F), (0x400, 0x52F), (0x2000, 0x206F), (0x20A0, 0x20BF))
+
+
+def _keep_char(piece: str) -> bool:
+    core = piece[1:] if piece.startswith("▁") and len(piece) == 2 else piece
+    return len(core) == 1 and any(lo <= ord(core) <= hi for lo, hi in _KEEP_CHAR_RANGES)
+
+
+def _precompiled_charsmap(folder: Path) -> bytes | None:
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")).get("normalizer") or {}
+    for norm in spec.get("normalizers", [spec]):
+        if norm.get("type") == "Precompiled":
+            return base64.b64decode(norm["precompiled_charsmap"])
+    return None
+
+
+def _vocab(folder: Path) -> list[tuple[str, float]]:
+    model = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")).get("model", {})
+    if model.get("type") != "Unigram":
+        raise MlnewsError(f"{folder}/tokenizer.json: vocabulary pruning needs a Unigram (SentencePiece) tokenizer")
+    return [(p, float(s)) for p, s in model["vocab"]]
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def prune_vocab(
+    src_folder: str | Path,
+    texts: Iterable[str],
+    out_folder: str | Path,
+    *,
+    keep_basic_chars: bool = True,
+    check_sample: int = 16,
+) -> dict:
+    """Write a pruned copy of the model folder ``src_folder`` into ``out_folder`` (existing, empty).
+
+    Keeps the special tokens, every piece the tokenizer produces on ``texts`` (and on the e5
+    prefixes) and, with ``keep_basic_chars``, the single-character pieces of the Cyrillic, Latin,
+    digit and punctuation ranges. Returns a report: texts, pieces before/after, sizes in MB, max
+    hidden-state difference on a sample of ``check_sample`` texts. Raises :class:`MlnewsError` if
+    any text tokenises differently after pruning or the sample's hidden states differ.
+    """
+    from mlnews.models.e5 import quiet_transformers
+
+    with quiet_transformers():
+        return _prune_vocab(Path(src_folder), texts, Path(out_folder), keep_basic_chars, check_sample)
+
+
+def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: bool, check_sample: int) -> dict:
+    import torch
+    from safetensors.numpy import load_file, save_file
+    from transformers import AutoModel, AutoTokenizer
+
+    from mlnews.models.e5 import build_tokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(src))
+    vocab = _vocab(src)
+    charsmap = _precompiled_charsmap(src)
+    if charsmap is None:
+        raise MlnewsError(f"{src}/tokenizer.json: no Precompiled normaliser to carry over")
+
+    given = list(texts)
+    texts = [t for t in given if isinstance(t, str) and t.strip()]
+    if not texts:
+        raise MlnewsError("vocabulary pruning needs at least one non-empty text")
+    used: set[int] = set(range(4)) | set(tok.all_special_ids)
+    for batch in _batches(list(PREFIXES) + texts, 512):
+        for ids in tok(batch, add_special_tokens=False)["input_ids"]:
+            used.update(ids)
+    from_corpus = len(used)
+    if keep_basic_chars:
+        used.update(i for i, (piece, _) in enumerate(vocab) if _keep_char(piece))
+    keep = sorted(used)
+
+    # Tokenizer over the kept pieces (same order and scores), same normaliser and specials.
+    new_tok = build_tokenizer([vocab[i] for i in keep], charsmap)
+    new_tok.model_max_length = tok.model_max_length
+    new_tok.save_pretrained(str(out))
+
+    # Weights: slice the word-embedding rows; everything else unchanged.
+    weights = load_file(str(src / "model.safetensors"))
+    weights["embeddings.word_embeddings.weight"] = np.ascontiguousarray(
+        weights["embeddings.word_embeddings.weight"][keep]
+    )
+    save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
+    del weights
+    cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    cfg["vocab_size"] = len(keep)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+
+    # Verify: the reloaded tokenizer gives the same pieces for every text; same hidden states on a sample.
+    reloaded = AutoTokenizer.from_pretrained(str(out))
+    n_checked = 0
+    for batch in _batches(list(PREFIXES) + texts, 512):
+        a = tok(batch, add_special_tokens=False)["input_ids"]
+        b = reloaded(batch, add_special_tokens=False)["input_ids"]
+        for text, ia, ib in zip(batch, a, b):
+            if tok.convert_ids_to_tokens(ia) != reloaded.convert_ids_to_tokens(ib):
+                raise MlnewsError(f"pruned tokenizer splits {text[:60]!r} differently; vocabulary pruning aborted")
+            n_checked += 1
+    sample = [PREFIXES[0] + t for t in texts[:: max(1, len(texts) // check_sample)][:check_sample]]
+    max_diff = 0.0
+    if sample:
+        m_old = AutoModel.from_pretrained(str(src)).eval()  # missing pooler: expected, e5 has none
+        m_new = AutoModel.from_pretrained(str(out)).eval()
+        with torch.no_grad():
+            e_old = tok(sample, padding=True, truncation=True, max_length=128, return_tensors="pt")
+            e_new = reloaded(sample, padding=True, truncation=True, max_length=128, return_tensors="pt")
+            h_old = m_old(**e_old).last_hidden_state
+            h_new = m_new(**e_new).last_hidden_state
+        max_diff = float((h_old - h_new).abs().max())
+        if not torch.equal(e_old["attention_mask"], e_new["attention_mask"]) or max_diff > 1e-4:
+            raise MlnewsError(f"pruned model's hidden states differ from the original's (max |diff| {max_diff:.2e})")
+
+    size = lambda folder: sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6  # noqa: E731
+    return {
+        "texts": len(texts),
+        "texts_skipped_empty": len(given) - len(texts),
+        "texts_checked": n_checked,
+        "pieces_before": len(vocab),
+        "pieces_after": len(keep),
+        "pieces_from_corpus": from_corpus,
+        "rows_before": int(json.loads((src / "config.json").read_text(encoding="utf-8"))["vocab_size"]),
+        "mb_before": size(src),
+        "mb_after": size(out),
+        "sample_max_abs_diff": max_diff,
+    }
+
+
+def iter_corpus_texts(paths: Sequence[str | Path], fields: Sequence[str]) -> tuple[list[str], dict]:
+    """Read texts from JSONL (``fields``), CSV (``fields`` columns) and plain-text (one text per line) files.
+
+    Folders are searched recursively for ``*.jsonl``, ``*.csv`` and ``*.txt``. Returns the texts and
+    counts ``{"files", "records", "texts", "skipped_empty"}``; a malformed JSONL line raises
+    :class:`InputError` naming the file and line.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(q for q in p.rglob("*") if q.suffix in {".jsonl", ".csv", ".txt"} and q.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder (expected JSONL/CSV/TXT files or a folder of them)")
+    if not files:
+        raise InputError(f"{', '.join(map(str, paths))}: no .jsonl, .csv or .txt files found")
+    texts: list[str] = []
+    counts = {"files": len(files), "records": 0, "texts": 0, "skipped_empty": 0}
+
+    def add(rec: dict) -> None:
+        counts["records"] += 1
+        got = [rec[f] for f in fields if isinstance(rec.get(f), str) and rec[f].strip()]
+        if got:
+            texts.extend(got)
+        else:
+            counts["skipped_empty"] += 1
+
+    for path in files:
+        if path.suffix == ".jsonl":
+            for _, rec in iter_jsonl(path):
+                add(rec)
+        elif path.suffix == ".csv":
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                for rec in csv.DictReader(fh):
+                    add(rec)
+        else:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    add({fields[0] if fields else "text": line.strip()})
+    counts["texts"] = len(texts)
+    return texts, counts
+
+
+def prepare_pruned(paths: Sequence[str | Path], fields: Sequence[str] = ("title", "lead", "text"),
+                   *, force: bool = True) -> dict:
+    """Build ``$MLNEWS_CACHE/models/e5-small-ruuk`` from e5-small and the texts of ``paths``."""
+    from mlnews.models import cache
+    from mlnews.models.resolve import E5_PREFIX, PRUNED_ALIAS, prepare_e5
+
+    src, _ = prepare_e5()
+    texts, counts = iter_corpus_texts(paths, fields)
+    report: dict = {}
+
+    def make(tmp: Path) -> dict:
+        report.update(prune_vocab(src, texts, tmp))
+        parent = cache.read_stamp(src) or {}
+        return {
+            "alias": PRUNED_ALIAS,
+            "input_prefix": E5_PREFIX,
+            "pruned_from": {"alias": "e5-small", "weights_sha256": parent.get("weights_sha256")},
+            "corpus": {"paths": [str(p) for p in paths], "fields": list(fields), **counts},
+            "pieces": report["pieces_after"],
+            "vocab_size": report["pieces_after"],
+        }
+
+    path, _ = cache.build(PRUNED_ALIAS, make, force=force,
+                          message=f"mlnews: pruning e5-small's vocabulary to {counts['texts']} texts")
+    return {"path": path, **counts, **report}
