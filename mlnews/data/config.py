@@ -1,0 +1,203 @@
+"""The data config (``configs/data/*.yaml``): sources, label mapping tables, weak labels, dedup, splits.
+
+Load with :func:`load_data_config`; every path is resolved (absolute, else relative to the CWD,
+the config's folder or the repository root holding the config) and a missing file is a one-line
+:class:`ConfigError` naming the key. See ``docs/datasets.md`` for every key.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from mlnews.config import apply_overrides, from_dict, load_yaml
+from mlnews.errors import ConfigError
+from mlnews.ingest.corpus import ColumnMapping
+
+SPLITS = ("train", "validation", "test")
+ORIGINS = ("gold", "source_rubric", "weak")
+
+
+@dataclass
+class SourceConfig:
+    """One input: a JSONL/CSV corpus, a folder/glob of page dumps, or of HTML pages."""
+
+    name: str
+    path: str
+    type: Literal["corpus", "pages", "html"] = "corpus"
+    mapping: Optional[str] = None  # a mapping name from `mappings_file`
+    columns: Optional[ColumnMapping] = None  # or an inline column mapping
+    label_map: Optional[str] = None  # a table of `label_maps`; None: labels must be taxonomy names
+    label_origin: Literal["gold", "source_rubric"] = "source_rubric"
+    use_labels: bool = True  # False: every row goes to the weak-label pool
+    unmapped: Literal["drop", "weak"] = "drop"  # rows whose label has no mapping
+    cap: Optional[int] = None  # at most this many classification rows from this source
+    lead_is_summary: bool = True  # the lead field is a real lead (a summarisation target)
+    classification: bool = True
+    summarisation: bool = True
+    strict: bool = True  # malformed row -> error; False: count as `malformed` and go on
+
+    def validate(self, prefix: str = "") -> None:
+        if self.cap is not None and self.cap < 0:
+            raise ConfigError(f"{prefix}.cap: expected a non-negative integer or null, got {self.cap}")
+        if self.type == "corpus" and self.mapping is None and self.columns is None:
+            raise ConfigError(f"{prefix}: a corpus source needs `mapping:` (a name in mappings_file) or `columns:`")
+
+
+@dataclass
+class WeakConfig:
+    """Weak labels for unlabelled rows: keyword rules on lemmas and/or an in-build TF-IDF model."""
+
+    methods: list[Literal["rules", "tfidf"]] = field(default_factory=lambda: ["rules", "tfidf"])
+    threshold: float = 0.6  # below: the row stays unlabelled (counted as below_threshold)
+    keywords_file: Optional[str] = "configs/data/keywords.yaml"
+    rules_prior: float = 0.5  # confidence = top hits / (all hits + prior)
+    tfidf_max_train: int = 50000  # labelled rows sampled (seeded) to train the TF-IDF labeller
+    tfidf_C: float = 4.0
+    tfidf_max_features: int = 100000
+
+    def validate(self, prefix: str = "") -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"{prefix}.threshold: expected a number in [0, 1], got {self.threshold}")
+
+
+@dataclass
+class DedupConfig:
+    """Exact duplicates (normalised text) are dropped; near-duplicates (MinHash LSH) share a group."""
+
+    near: bool = True
+    threshold: float = 0.8  # estimated Jaccard of word shingles
+    num_perm: int = 64
+    bands: int = 8  # LSH bands; rows per band = num_perm // bands
+    shingle: int = 2  # word n-gram size
+    min_words: int = 4  # shorter texts get exact dedup only
+    body_min_chars: int = 200  # articles with the same normalised body (at least this long) share a group
+
+    def validate(self, prefix: str = "") -> None:
+        if self.bands < 1 or self.num_perm % self.bands:
+            raise ConfigError(f"{prefix}.bands: must divide num_perm ({self.num_perm}), got {self.bands}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ConfigError(f"{prefix}.threshold: expected a number in (0, 1], got {self.threshold}")
+
+
+@dataclass
+class SplitConfig:
+    train: float = 0.8
+    validation: float = 0.1
+    test: float = 0.1
+    test_origins: list[Literal["gold", "source_rubric", "weak"]] = field(
+        default_factory=lambda: ["gold", "source_rubric"]
+    )
+
+    def validate(self, prefix: str = "") -> None:
+        ratios = {"train": self.train, "validation": self.validation, "test": self.test}
+        for k, v in ratios.items():
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{prefix}.{k}: expected a ratio in [0, 1], got {v}")
+        if abs(sum(ratios.values()) - 1.0) > 1e-6:
+            raise ConfigError(
+                f"{prefix}: train + validation + test must sum to 1, got "
+                f"{self.train} + {self.validation} + {self.test} = {sum(ratios.values()):g}"
+            )
+        if self.train <= 0:
+            raise ConfigError(f"{prefix}.train: must be > 0")
+
+
+@dataclass
+class DataConfig:
+    """A dataset build: which sources, how their labels map to the taxonomy, and how to split."""
+
+    sources: list[SourceConfig]
+    name: str = "dataset"
+    taxonomy: str = "configs/taxonomy/topics.yaml"
+    mappings_file: str = "configs/ingest/shared_data.yaml"
+    langs: list[str] = field(default_factory=lambda: ["ru", "uk"])
+    seed: int = 13
+    min_text_chars: int = 3  # shorter headline/title -> dropped as empty
+    min_body_chars: int = 200  # shorter article body -> no summarisation row (empty)
+    label_maps: dict[str, dict[str, Optional[str]]] = field(default_factory=dict)
+    weak: WeakConfig = field(default_factory=WeakConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    def validate(self, prefix: str = "") -> None:
+        if not self.sources:
+            raise ConfigError("sources: expected at least one source")
+        names = [s.name for s in self.sources]
+        for i, n in enumerate(names):
+            if names.index(n) != i:
+                raise ConfigError(f"sources[{i}].name: duplicate source name {n!r}")
+        for i, s in enumerate(self.sources):
+            if s.label_map is not None and s.label_map not in self.label_maps:
+                raise ConfigError(
+                    f"sources[{i}].label_map: {s.label_map!r} is not a table in label_maps; "
+                    f"expected one of: {', '.join(sorted(self.label_maps)) or '(none defined)'}"
+                )
+        bad = [lang for lang in self.langs if lang not in ("ru", "uk", "en", "other")]
+        if bad:
+            raise ConfigError(f"langs: {bad[0]!r} is not allowed; expected some of 'ru', 'uk', 'en', 'other'")
+
+
+def repo_root_for(config_path: Path) -> Path:
+    """The folder above ``config_path`` that holds ``configs/`` (else the config's own folder)."""
+    for parent in config_path.resolve().parents:
+        if (parent / "configs").is_dir() or (parent / "pyproject.toml").is_file():
+            return parent
+    return config_path.resolve().parent
+
+
+class PathResolver:
+    """Resolve config paths: absolute, else the CWD, the config's folder, the repo root."""
+
+    def __init__(self, config_path: Optional[Path]):
+        self.bases = [Path.cwd()]
+        if config_path is not None:
+            self.bases += [config_path.resolve().parent, repo_root_for(config_path)]
+        else:
+            from mlnews.config import project_root
+
+            self.bases.append(project_root())
+
+    def file(self, value: str, key: str, *, kind: str = "file") -> Path:
+        p = Path(os.path.expanduser(value))
+        candidates = [p] if p.is_absolute() else [b / p for b in self.bases]
+        for c in candidates:
+            if c.exists():
+                return c.resolve()
+        tried = ", ".join(str(c) for c in candidates)
+        raise ConfigError(f"{key}: {kind} {value!r} not found (looked in {tried})")
+
+    def many(self, value: str, key: str) -> list[Path]:
+        """A file, a folder (all its files, sorted) or a glob pattern -> sorted list of files."""
+        if any(ch in value for ch in "*?["):
+            p = Path(os.path.expanduser(value))
+            patterns = [str(p)] if p.is_absolute() else [str(b / p) for b in self.bases]
+            for pat in patterns:
+                hits = sorted(Path(h).resolve() for h in glob.glob(pat, recursive=True) if Path(h).is_file())
+                if hits:
+                    return hits
+            raise ConfigError(f"{key}: no files match {value!r} (looked in {', '.join(map(str, self.bases))})")
+        path = self.file(value, key)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            if not files:
+                raise ConfigError(f"{key}: folder {path} has no files")
+            return files
+        return [path]
+
+
+def load_data_config(
+    path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
+) -> tuple[DataConfig, PathResolver]:
+    """Load and check a data config; returns it with the resolver for its relative paths."""
+    path = Path(path)
+    data = load_yaml(path)
+    data = apply_overrides(data, list(overrides), DataConfig)
+    try:
+        cfg = from_dict(DataConfig, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return cfg, PathResolver(path)
