@@ -20,7 +20,6 @@ The export uses the TorchScript-based exporter (``dynamo=False``): the dynamo ex
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -32,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
-from mlnews.io import atomic_dir, write_json
+from mlnews.io import atomic_dir
+from mlnews.train.manifest import read_manifest, write_manifest
 
 ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
@@ -57,20 +57,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def read_manifest(model_dir: Path) -> dict:
-    """Read ``MODEL/mlnews.json``; a missing or broken manifest is a one-line :class:`InputError`."""
-    path = Path(model_dir) / "mlnews.json"
-    if not path.is_file():
-        raise InputError(f"{path}: not found; expected an mlnews model folder (see docs/ARCHITECTURE.md)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return manifest
 
 
 def _logits_module(model: Any, input_names: list[str]):
@@ -210,7 +196,7 @@ def export_onnx(
             "exported_from": str(model_dir.resolve()),
             "check": check,
         }
-        write_json(tmp / "mlnews.json", new_manifest)
+        write_manifest(tmp, new_manifest)
     return new_manifest
 
 

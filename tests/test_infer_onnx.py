@@ -1,0 +1,114 @@
+"""ONNX export (fp32 and int8) of a tiny random BERT classifier, and the OnnxBackend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infer_helpers import LABELS, labelled_headlines, tiny_tfidf_dir, tiny_transformer_dir
+from mlnews.cli import main
+from mlnews.errors import InputError, MlnewsError
+from mlnews.infer.classifier import Classifier
+from mlnews.infer.onnx import OnnxBackend, export_onnx
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def torch_dir(tmp_path_factory) -> Path:
+    return tiny_transformer_dir(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def int8_dir(torch_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "int8"
+    export_onnx(torch_dir, out, int8=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fp32_dir(torch_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "fp32"
+    export_onnx(torch_dir, out, int8=False)
+    return out
+
+
+TEXTS = [t for t, _ in labelled_headlines()] + [
+    "Короткий",
+    "Очень длинный заголовок про экономику, спорт и политику, который заведомо длиннее тридцати двух токенов "
+    "нашего крошечного токенизатора и поэтому будет обрезан до максимальной длины модели без ошибок",
+]
+
+
+def test_export_writes_a_self_describing_onnx_folder(int8_dir: Path, torch_dir: Path):
+    manifest = json.loads((int8_dir / "mlnews.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "onnx"
+    assert manifest["labels"] == LABELS
+    assert manifest["input"] == json.loads((torch_dir / "mlnews.json").read_text(encoding="utf-8"))["input"]
+    assert manifest["onnx"]["int8"] is True and manifest["onnx"]["opset"] >= 17
+    assert manifest["onnx"]["check"]["top1_agreement"] == 1.0
+    for name in ("model.onnx", "tokenizer.json", "config.json", "metrics.json"):
+        assert (int8_dir / name).is_file(), name
+    assert not (int8_dir / "model.safetensors").exists()  # the folder does not need torch weights
+
+
+def test_int8_weights_are_smaller_than_fp32(int8_dir: Path, fp32_dir: Path):
+    assert (int8_dir / "model.onnx").stat().st_size < (fp32_dir / "model.onnx").stat().st_size
+
+
+def test_onnx_matches_torch(torch_dir: Path, fp32_dir: Path, int8_dir: Path):
+    p_torch = Classifier.load(torch_dir).predict_proba(TEXTS)
+    fp32 = Classifier.load(fp32_dir)
+    int8 = Classifier.load(int8_dir)
+    assert isinstance(int8.backend, OnnxBackend)
+    p_fp32 = fp32.predict_proba(TEXTS)
+    p_int8 = int8.predict_proba(TEXTS)
+    assert np.abs(p_fp32 - p_torch).max() < 1e-4
+    assert np.abs(p_int8 - p_torch).max() < 0.05
+    agreement = (p_int8.argmax(1) == p_torch.argmax(1)).mean()
+    assert agreement >= 0.9
+    np.testing.assert_allclose(p_int8.sum(1), 1.0, atol=1e-5)
+
+
+def test_dynamic_batch_and_padding_do_not_change_predictions(fp32_dir: Path):
+    backend = OnnxBackend(fp32_dir, batch_size=4)
+    together = backend.predict_proba(TEXTS)
+    alone = np.vstack([backend.predict_proba([t]) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert backend.predict_proba([]).shape == (0, len(LABELS))
+
+
+def test_predictions_carry_label_names(int8_dir: Path):
+    preds = Classifier.load(int8_dir).predict(["Курс рубля упал", "Матч"], top_k=2)
+    assert [len(p["top_k"]) for p in preds] == [2, 2]
+    assert all(p["label"] in LABELS for p in preds)
+
+
+def test_export_refuses_non_transformer_folders(tmp_path: Path, torch_dir: Path):
+    tfidf = tiny_tfidf_dir(tmp_path / "tfidf")
+    with pytest.raises(MlnewsError, match="ONNX export needs a 'transformer' model folder"):
+        export_onnx(tfidf, tmp_path / "out")
+    with pytest.raises(MlnewsError, match="must differ from the model folder"):
+        export_onnx(torch_dir, torch_dir)
+    assert not (tmp_path / "out").exists()
+
+
+def test_onnx_backend_on_a_folder_without_model_onnx(torch_dir: Path):
+    with pytest.raises(InputError, match=r"model\.onnx: not found; export one with `mlnews export"):
+        Classifier.load(torch_dir, backend="onnx")
+
+
+def test_export_cli(torch_dir: Path, tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(torch_dir), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "--onnx is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(torch_dir), "--onnx", "--int8", "--out", str(tmp_path / "cli")])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "top-1 agreement 100%" in err
+    assert Classifier.load(tmp_path / "cli").manifest["onnx"]["int8"] is True
