@@ -14,6 +14,14 @@ import sys
 
 import click
 
+try:  # newer typer vendors its own copy of click: its exceptions are not click's
+    from typer._click.exceptions import ClickException as _TyperClickException
+    from typer.exceptions import Abort as _TyperAbort
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _TyperClickException, _TyperAbort = click.exceptions.ClickException, click.exceptions.Abort
+_CLICK_ERRORS = (click.exceptions.ClickException, _TyperClickException)
+_ABORTS = (click.exceptions.Abort, _TyperAbort)
+
 from mlnews.cli.app import app
 from mlnews.errors import MlnewsError
 
@@ -31,10 +39,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"mlnews: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.exceptions.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORTS:
         print("mlnews: aborted", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
