@@ -8,8 +8,9 @@
   paragraphs, so it is never counted twice;
 - paragraphs: trafilatura's main text, one paragraph per line, without the title and the lead.
 
-Navigation, footers and comments are left out by trafilatura. A page with no main text is an
-:class:`~mlnews.errors.InputError`.
+Navigation, footers and comments are left out by trafilatura. A page whose lead + paragraphs have
+fewer than ``PageConfig.html_min_chars`` characters (no text at all, or only a menu link that
+trafilatura fell back to) is an :class:`~mlnews.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def parse_html_text(html: str, source: str = "<html>", config: PageConfig | None
                 lead = description
     if lead is not None:
         paragraphs = [p for p in paragraphs if p != lead]
+    n_chars = len(lead or "") + sum(len(p) for p in paragraphs)
+    if n_chars < cfg.html_min_chars:
+        raise InputError(
+            f"{source}: no article text found in the HTML (only {n_chars} characters besides the title, "
+            f"html_min_chars={cfg.html_min_chars}); expected a news page with body paragraphs"
+        )
     article_text = "\n".join([title, lead or "", *paragraphs])
     return Article(
         title=title, lead=lead, paragraphs=paragraphs, headlines=[], lang=detect_lang(article_text), source=source

@@ -60,6 +60,8 @@ class PageConfig:
     html_lead_classes: list[str] = field(
         default_factory=lambda: ["lead", "standfirst", "intro", "subtitle", "subheadline", "summary"]
     )
+    #: HTML: fewer characters than this in lead + paragraphs means no article was found (a menu is not one).
+    html_min_chars: int = 40
 
     def validate(self, prefix: str = "") -> None:
         where = f"{prefix}." if prefix else ""
