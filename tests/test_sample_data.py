@@ -139,6 +139,18 @@ def test_no_duplicate_normalised_titles_anywhere(headlines, articles, pages_expe
         seen[key] = where
 
 
+def test_no_near_duplicate_titles(headlines, articles):
+    """No two titles share half or more of their content words (words longer than 3 letters)."""
+    keyed = [(r["id"], {w for w in normalise_for_match(r["title"]).split() if len(w) > 3})
+             for r in headlines + articles]
+    close = []
+    for i, (id_a, a) in enumerate(keyed):
+        for id_b, b in keyed[i + 1:]:
+            if a and b and len(a & b) / len(a | b) >= 0.5:
+                close.append(f"{id_a} ~ {id_b}: {sorted(a & b)}")
+    assert not close, "\n".join(close)
+
+
 def test_articles_schema_and_coverage(articles):
     _check_common(articles, ARTICLE_FIELDS, "articles")
     for row in articles:
