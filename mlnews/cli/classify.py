@@ -14,6 +14,17 @@ from mlnews.cli.app import app
 MAX_LISTED = 50  # malformed rows listed one by one on stderr; the rest are counted in the summary
 
 
+def quiet_hf_progress() -> None:
+    """Hide transformers' "Loading weights" bar: our own progress and summary go to stderr."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def _reason_kind(reason: str) -> str:
     """A short category for the summary line ("malformed JSON", "missing field 'text'", ...)."""
     return re.sub(r"(?<![\w-])\d+", "N", reason.split(" (")[0])
@@ -78,9 +89,7 @@ def classify_cmd(
     stats = StreamStats()
     resolve_inputs(inputs, fmt)  # every path and format checked before the model loads
     rows = iter_rows(inputs, spec, stats)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the weight-loading bar is noise next to ours
+    quiet_hf_progress()
     clf = Classifier.load(model, backend=backend)
     if hasattr(clf.backend, "batch_size"):
         clf.backend.batch_size = batch_size

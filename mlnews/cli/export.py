@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlnews.cli.app import app
+from mlnews.cli.classify import quiet_hf_progress
 
 
 @app.command("export")
@@ -33,9 +34,7 @@ def export_cmd(
 
     if not onnx:
         raise InputError("--onnx is required: ONNX is the only export format (add --int8 for int8 weights)")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_hf_progress()
     t0 = time.perf_counter()
     manifest = export_onnx(model_dir, out, int8=int8, opset=opset)
     check = manifest["onnx"]["check"]

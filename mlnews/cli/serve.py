@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from mlnews.cli.app import app
+from mlnews.cli.classify import quiet_hf_progress
 
 
 @app.command("serve")
@@ -47,9 +48,7 @@ def serve_cmd(
 
             raise InputError(f"--port {port}: expected a TCP port 1..65535")
         cfg.port = port
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    quiet_hf_progress()
     application = create_app(
         classifier, summariser=summariser, limits=cfg.limits, backend=cfg.backend, model_threads=cfg.model_threads
     )
