@@ -137,8 +137,8 @@ class _Scan:
         self.rule_label = array("h")
         self.rule_conf = array("f")
         self.near_rows = array("q")
-        self.bands: list[np.ndarray] = []
-        self.sigs: list[np.ndarray] = []
+        self.bands = array("q")  # [near_rows x dedup.bands], flattened
+        self.sigs = array("B")  # [near_rows x dedup.num_perm], flattened
 
     def np(self, name: str) -> np.ndarray:
         return np.frombuffer(getattr(self, name), dtype=getattr(self, name).typecode).copy() \
@@ -260,8 +260,8 @@ def run_build(
                 sig = hasher.signature(norm_text)
                 if sig is not None:
                     sc.near_rows.append(n)
-                    sc.bands.append(sig[0])
-                    sc.sigs.append(sig[1])
+                    sc.bands.frombytes(sig[0].tobytes())
+                    sc.sigs.frombytes(sig[1].tobytes())
         if not is_article:
             summ = NOT_ARTICLE
         elif not src.summarisation and summ == R["keep"]:
@@ -367,7 +367,8 @@ def run_build(
     near_unions = 0
     if hasher is not None and len(sc.near_rows):
         near_rows = sc.np("near_rows")
-        bands, sigs = np.vstack(sc.bands), np.vstack(sc.sigs)
+        bands = sc.np("bands").reshape(len(near_rows), cfg.dedup.bands)
+        sigs = sc.np("sigs").reshape(len(near_rows), cfg.dedup.num_perm)
         keep_near = np.isin(near_rows, live)
         near_unions = join_near(bands[keep_near], sigs[keep_near], near_rows[keep_near],
                                 cfg.dedup.threshold, uf)
@@ -467,7 +468,8 @@ def _to_arrow(work: Path, out: Path) -> None:
                     _read_jsonl, gen_kwargs={"path": str(part)}, features=features,
                     cache_dir=str(work / "cache"),
                 )
-        dd.save_to_disk(str(out / task))
+        # one shard per split: an empty split saved with the default sharding cannot be loaded back
+        dd.save_to_disk(str(out / task), num_shards={s: 1 for s in SPLITS})
 
 
 def _resolved_config_yaml(cfg: DataConfig, resolver: PathResolver) -> str:

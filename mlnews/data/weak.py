@@ -36,14 +36,21 @@ class Lemmatizer:
         self._lemma = functools.lru_cache(maxsize=cache_size)(self._lemma_uncached)
 
     @staticmethod
-    def _lemma_uncached(word: str, lang: str) -> str:
+    def _lemma_uncached(word: str, lang: str) -> tuple[str, ...]:
         if lang not in ("ru", "uk"):
-            return word
-        return _analyzer(lang).parse(word)[0].normal_form.replace("ё", "е")
+            return (word,)
+        # every distinct normal form, most probable first (e.g. uk "гривні" -> гривна | гривня)
+        forms = dict.fromkeys(p.normal_form.replace("ё", "е") for p in _analyzer(lang).parse(word))
+        return tuple(forms) or (word,)
 
-    def lemmas(self, text: str, lang: str) -> list[str]:
+    def lemma_forms(self, text: str, lang: str) -> list[tuple[str, ...]]:
+        """Per word, its possible lemmas (most probable first)."""
         words = _WORD.findall(text.lower().translate(_APOS).replace("ё", "е"))
         return [self._lemma(w, lang) for w in words]
+
+    def lemmas(self, text: str, lang: str) -> list[str]:
+        """The most probable lemma of each word."""
+        return [forms[0] for forms in self.lemma_forms(text, lang)]
 
 
 class KeywordLabeller:
@@ -60,8 +67,8 @@ class KeywordLabeller:
             for lang, words in per_lang.items():
                 table = self.index.setdefault(lang, {})
                 for w in words:
-                    for lemma in self.lemmatizer.lemmas(w, lang):
-                        table.setdefault(lemma, label)
+                    for forms in self.lemmatizer.lemma_forms(w, lang):
+                        table.setdefault(forms[0], label)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, labels: Sequence[str], prior: float = 0.5) -> "KeywordLabeller":
@@ -80,8 +87,14 @@ class KeywordLabeller:
         return cls(keywords, prior=prior)
 
     def scores(self, text: str, lang: str) -> Counter:
+        """Keyword hits per label; a word counts once, for its most probable lemma that is a keyword."""
         table = self.index.get(lang, {})
-        return Counter(table[lem] for lem in self.lemmatizer.lemmas(text, lang) if lem in table)
+        hits: Counter = Counter()
+        for forms in self.lemmatizer.lemma_forms(text, lang):
+            lab = next((table[f] for f in forms if f in table), None)
+            if lab is not None:
+                hits[lab] += 1
+        return hits
 
     def label(self, text: str, lang: str) -> tuple[Optional[str], float]:
         """``(label, confidence)``; ``(None, 0.0)`` when no keyword matches."""

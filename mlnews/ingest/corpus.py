@@ -135,7 +135,9 @@ def _value(rec: dict, column: Optional[str], where: str, name: str) -> Optional[
     if column is None:
         return None
     if column not in rec:
-        raise ValueError(f"missing column {column!r} (mapped to {name})")
+        if name == "title":  # JSON objects may omit null fields; only the title is required
+            raise ValueError(f"missing column {column!r} (mapped to {name})")
+        return None
     val = rec[column]
     if val is None:
         return None

@@ -1,0 +1,126 @@
+"""Benchmark ``mlnews data build`` on a generated N-headline JSONL (default 1,000,000).
+
+Generates synthetic Russian headlines from templates (labels in the default taxonomy), writes a
+data config for them, builds it in this process and reports wall time per phase and peak RSS::
+
+    nice -n 10 python scripts/bench_build.py --rows 1000000 --workdir /tmp/mlnews-bench
+
+Nothing here is third-party text: the vocabulary below is ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+VOCAB = {
+    "society": (["Суд", "Полиция", "Правительство", "Депутаты", "Прокуратура", "Мэрия", "Министр", "Губернатор"],
+                ["арестовал", "задержала", "обсудило", "приняли", "проверила", "запретила", "объявил", "отменил"],
+                ["подозреваемых в краже", "закон о выборах", "новые правила", "митинг у здания", "проверку школ"]),
+    "economy": (["Центробанк", "Минфин", "Биржа", "Банк", "Компания", "Экспортеры", "Инвесторы", "Росстат"],
+                ["повысил", "снизил", "сообщил о росте", "ожидает падения", "оценил", "пересмотрел", "заморозил"],
+                ["ключевую ставку", "курс рубля", "цены на нефть", "выручку", "налоги", "инфляцию", "бюджет"]),
+    "technology": (["Разработчики", "Apple", "Мессенджер", "Хакеры", "Оператор связи", "Стартап", "Google"],
+                   ["представили", "обновил", "взломали", "запустил", "протестировал", "показал", "выпустил"],
+                   ["новый смартфон", "нейросеть", "приложение", "сервис", "процессор", "обновление", "чат-бот"]),
+    "sports": (["Сборная", "Клуб", "Нападающий", "Тренер", "Вратарь", "Теннисистка", "Хоккеисты", "Боксер"],
+               ["выиграла", "проиграл", "забил", "покинул", "вышли в финал", "установил рекорд", "отстранили"],
+               ["матч чемпионата", "турнир", "кубок", "плей-офф", "олимпийский отбор", "серию пенальти"]),
+    "entertainment": (["Актриса", "Певец", "Режиссер", "Рэпер", "Музей", "Театр", "Писатель", "Сериал"],
+                      ["представил", "отменил", "снял", "выпустил", "открыл", "анонсировал", "получил"],
+                      ["новый альбом", "премьеру фильма", "концерт", "выставку", "спектакль", "клип", "премию"]),
+    "science": (["Ученые", "Астрономы", "Врачи", "Биологи", "NASA", "Физики", "Медики", "Климатологи"],
+                ["обнаружили", "описали", "доказали", "предупредили о", "изучили", "нашли", "измерили"],
+                ["новый вирус", "экзопланету", "ген долголетия", "таяние ледников", "астероид", "лекарство"]),
+    "other": (["Туристы", "Жители", "Блогер", "Синоптики", "Повар", "Владелец кота", "Фермер", "Пенсионерка"],
+              ["рассказали про", "показал", "удивились", "нашли", "предсказали", "приготовил", "вырастил"],
+              ["необычный рецепт", "гигантскую тыкву", "маршрут выходного дня", "погоду", "редкую птицу"]),
+}
+PLACES = ["в Москве", "в Казани", "в Омске", "в Сочи", "в Твери", "в Перми", "в Самаре", "в Туле", "в Ярославле",
+          "на Урале", "в Сибири", "на Камчатке", "в Калуге", "в Иркутске", "в Мурманске", "в Томске"]
+WHEN = ["утром", "вечером", "в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в выходные",
+        "впервые за год", "после долгого перерыва", "неожиданно", "в прямом эфире"]
+
+
+def generate(path: Path, rows: int, seed: int) -> None:
+    rng = random.Random(seed)
+    labels = list(VOCAB)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(rows):
+            label = labels[rng.randrange(len(labels))]
+            subj, verb, obj = (rng.choice(part) for part in VOCAB[label])
+            title = (f"{subj} {rng.choice(PLACES)} {rng.choice(WHEN)} {verb} {obj} "
+                     f"№{rng.randrange(1, 10**6)} за {rng.randrange(1, 999)} дней")
+            rec = {"id": f"synthetic-{i}", "source": "synthetic", "lang": "ru", "title": title, "label": label,
+                   "label_origin": "gold", "published": None}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/mlnews-bench"))
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--no-near", action="store_true", help="exact dedup only (no MinHash)")
+    args = ap.parse_args()
+    repo = Path(__file__).resolve().parent.parent
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = args.workdir / f"headlines_{args.rows}.jsonl"
+    t0 = time.perf_counter()
+    if not data.exists():
+        generate(data, args.rows, args.seed)
+    t_gen = time.perf_counter() - t0
+    cfg = {
+        "name": "bench", "taxonomy": str(repo / "configs/taxonomy/topics.yaml"), "langs": ["ru"], "seed": 13,
+        "sources": [{"name": "synthetic", "path": str(data),
+                     "columns": {"format": "jsonl", "kind": "headline", "id": "id", "title": "title",
+                                 "label": "label", "label_origin": "label_origin", "lang": "lang",
+                                 "source": "source"},
+                     "label_origin": "gold"}],
+        "weak": {"methods": []},
+        "dedup": {"near": not args.no_near},
+    }
+    cfg_path = args.workdir / "bench.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+    from mlnews.data import build_dataset
+
+    phases: dict[str, float] = {}
+    last = [time.perf_counter(), None]
+
+    def progress(stage: str, n: int) -> None:
+        now = time.perf_counter()
+        if last[1] is not None and last[1] != stage:
+            phases[last[1]] = phases.get(last[1], 0.0) + now - last[0]
+            last[0] = now
+        elif last[1] is None:
+            last[0] = now
+        last[1] = stage
+
+    t1 = time.perf_counter()
+    last[:] = [t1, "scan"]
+    stats = build_dataset(cfg_path, args.workdir / "out", progress=progress)
+    t_build = time.perf_counter() - t1
+    if last[1] is not None:
+        phases[last[1]] = phases.get(last[1], 0.0) + time.perf_counter() - last[0]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {
+        "rows": args.rows, "near_dedup": not args.no_near, "generate_s": round(t_gen, 1),
+        "build_s": round(t_build, 1), "phases_s": {k: round(v, 1) for k, v in phases.items()},
+        "peak_rss_mb": round(rss_mb), "splits": stats["classification"]["splits"],
+        "dropped": stats["classification"]["dropped"], "dedup": stats["dedup"],
+        "python": sys.version.split()[0], "machine": platform.platform(),
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
