@@ -1,0 +1,343 @@
+"""Generate notebooks/01_data.ipynb, 02_classifier.ipynb and 03_summaries.ipynb from this file.
+
+The notebooks are written WITHOUT outputs, so the Python source below is what reviewers read and
+what git diffs show. Edit the cells here, then regenerate:
+
+    python scripts/make_notebooks.py            # rewrite the three notebooks
+    python scripts/make_notebooks.py --check    # exit 1 if a committed notebook differs (CI/test)
+
+Cell sources are the ``NB_*`` strings at the end of this file (one per notebook), in the "percent"
+format that VS Code, Spyder and jupytext understand: a line ``# %% [markdown]`` starts a markdown
+cell (its lines written as ``# text``), ``# %%`` a code cell, ``# %% tags=["parameters"]`` the
+parameter cell (papermill's tag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (mlnews)", "language": "python"}
+
+
+def parse_cells(text: str, name: str) -> list[tuple[str, list[str], str]]:
+    """``(kind, tags, source)`` per cell of a percent-format text; text before the first marker is ignored."""
+    cells: list[tuple[str, list[str], list[str]]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# %%"):
+            kind = "markdown" if "[markdown]" in stripped else "code"
+            tags = ["parameters"] if kind == "code" and 'tags=["parameters"]' in stripped else []
+            cells.append((kind, tags, []))
+            continue
+        if not cells:
+            continue
+        kind = cells[-1][0]
+        if kind == "markdown":
+            # markdown lines are written as comments: "# text" -> "text", "#" -> ""
+            if line.startswith("# "):
+                line = line[2:]
+            elif line.strip() == "#":
+                line = ""
+        cells[-1][2].append(line)
+    out = []
+    for kind, tags, lines in cells:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if lines:
+            out.append((kind, tags, "\n".join(lines)))
+    if not out:
+        raise SystemExit(f"{name}: no cells (expected '# %%' markers)")
+    return out
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook ``name`` (no outputs, execution_count null, deterministic cell ids)."""
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+        "mlnews": {"generated_by": "scripts/make_notebooks.py (edit the cells there, not here)"},
+    }
+    for i, (kind, tags, source) in enumerate(parse_cells(SOURCES[name], name)):
+        cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
+        cell.id = f"{name[:2]}-{i:02d}"
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when a notebook is out of date")
+    args = ap.parse_args(argv)
+    stale = []
+    for name in SOURCES:
+        path = ROOT / "notebooks" / f"{name}.ipynb"
+        text = render(build(name))
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(str(path.relative_to(ROOT)))
+            continue
+        from mlnews.io import write_text
+
+        write_text(path, text)
+        print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"out of date (run python scripts/make_notebooks.py): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ------------------------------------------------------------------------------------- cell sources
+# Shared by every notebook: find the repository root (configs use paths relative to it) and read
+# the parameters common to all three.
+
+SETUP = r'''
+# %%
+# Run from the repository root (configs use paths relative to it), wherever Jupyter was started.
+import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+ROOT = Path.cwd().resolve()
+while not ((ROOT / "pyproject.toml").is_file() and (ROOT / "mlnews").is_dir()):
+    if ROOT.parent == ROOT:
+        raise RuntimeError(f"{Path.cwd()}: not inside the mlnews repository; start Jupyter in the repository")
+    ROOT = ROOT.parent
+os.chdir(ROOT)
+SHARED = Path(SHARED)
+if DATA not in ("sample", "default"):
+    raise ValueError(f"MLNEWS_NB_DATA={DATA!r}: expected sample or default")
+if DATA == "default" and not (SHARED / "data").is_dir():
+    print(f"note: {SHARED / 'data'} is absent: using the bundled sample instead of the default dataset")
+    DATA = "sample"
+DATA_CONFIG = f"configs/data/{DATA}.yaml"
+SEED_PAGE = SHARED / "seed" / "000_d04839ea0ce42844.txt"
+pd.set_option("display.max_colwidth", 140)
+pd.set_option("display.width", 200)
+
+
+def save(fig, name: str) -> None:
+    """Write the figure to OUT (so a run leaves its plots behind) and show it."""
+    fig.tight_layout()
+    fig.savefig(OUT / f"{name}.png", dpi=100)
+    plt.show()
+
+
+print(f"repository: {ROOT}\ndata: {DATA} ({DATA_CONFIG})\noutputs: {ROOT / OUT}")
+'''
+
+NB_01 = r'''
+# %% [markdown]
+# # 01 · The data: what the classifier and the summariser learn from
+#
+# Builds (or loads from the cache) the bundled **sample** dataset and, when `../shared/data` is there,
+# the **default** dataset made of every third-party corpus; then looks at label balance per source
+# and language, text lengths, examples per label, how confident the weak labels are, and how a raw
+# news page (the seed page) is parsed.
+#
+# Everything goes through the public API: `mlnews.data.ensure_dataset` / `load_built` and
+# `mlnews.ingest.read_page`. See docs/ARCHITECTURE.md for the dataset layout.
+
+# %% tags=["parameters"]
+# Parameters: defaults are for a full local run; environment variables override them (CI: the tiny sample).
+import os
+
+DATA = os.environ.get("MLNEWS_NB_DATA", "default")  # "sample" (bundled, seconds) or "default" (all of ../shared/data)
+OUT = os.environ.get("MLNEWS_NB_OUT", "runs/notebooks") + "/01_data"  # plots are written here
+SHARED = os.environ.get("MLNEWS_SHARED", "../shared")  # third-party corpora and the seed page
+''' + SETUP + r'''
+# %% [markdown]
+# ## Build or load the datasets
+#
+# `ensure_dataset(config)` builds a data config once into `$MLNEWS_CACHE/datasets/<name>-<hash>`
+# and reuses it while neither the config nor an input file changes (the same call `mlnews train`
+# makes). The builder's own report, `stats.md`, says what was kept and what was dropped and why.
+
+# %%
+from mlnews.data import ensure_dataset, load_built
+
+OUT = Path(OUT)
+OUT.mkdir(parents=True, exist_ok=True)
+configs = {"sample": "configs/data/sample.yaml"}
+if DATA == "default":
+    configs["default"] = "configs/data/default.yaml"
+built = {}
+for name, config in configs.items():
+    path = ensure_dataset(config)
+    built[name] = load_built(path)
+    sizes = {split: len(d) for split, d in built[name].classification.items()}
+    print(f"{name}: {path}\n  classification {sizes}")
+ds = built[DATA]
+display(Markdown(ds.path.joinpath("stats.md").read_text(encoding="utf-8")))
+
+# %%
+frames = []
+for split, d in ds.classification.items():
+    frame = d.to_pandas()
+    frame["split"] = split
+    frames.append(frame)
+df = pd.concat(frames, ignore_index=True)
+LABELS = list(ds.labels.names)
+print(f"{len(df)} classification rows; {len(LABELS)} labels: {', '.join(LABELS)}")
+df.groupby(["split", "kind", "lang"]).size().unstack(fill_value=0)
+
+# %% [markdown]
+# ## Label distribution per source and language
+#
+# A source that brings only one or two labels (a rubric-labelled feed, say) teaches the model to
+# recognise the *source*; the per-source bars show where that risk is.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(15, 5), sharey=True)
+for ax, column in zip(axes, ["source", "lang"]):
+    table = pd.crosstab(df["label"], df[column]).reindex(LABELS, fill_value=0)
+    table.plot.barh(stacked=True, ax=ax, width=0.8)
+    ax.set_title(f"examples per label, stacked by {column}")
+    ax.set_xlabel("examples")
+    ax.legend(fontsize=8)
+axes[0].invert_yaxis()
+save(fig, "labels_by_source_and_lang")
+pd.crosstab([df["source"], df["lang"]], df["label"], margins=True).reindex(columns=[*LABELS, "All"], fill_value=0)
+
+# %%
+# Share of each label inside each source (rows sum to 1): a source-specific label mix at a glance.
+share = pd.crosstab(df["source"], df["label"], normalize="index").reindex(columns=LABELS, fill_value=0)
+fig, ax = plt.subplots(figsize=(10, 0.5 * len(share) + 1.5))
+image = ax.imshow(share.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+ax.set_xticks(range(len(LABELS)), LABELS, rotation=30, ha="right")
+ax.set_yticks(range(len(share)), share.index)
+for (i, j), value in np.ndenumerate(share.to_numpy()):
+    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white" if value > 0.5 else "black")
+fig.colorbar(image, ax=ax, label="share of the source's rows")
+ax.set_title("label mix per source")
+save(fig, "label_share_per_source")
+
+# %% [markdown]
+# ## Text lengths
+#
+# Headlines are the classifier's main input; articles add their lead and the start of the body
+# (`data.body_chars`). The body length also decides how much of an article a seq2seq summariser
+# sees (`model.max_length`).
+
+# %%
+df["chars"] = df["text"].str.len()
+df["body_chars"] = df["body"].str.len()
+fig, axes = plt.subplots(1, 2, figsize=(15, 4))
+for lang, part in df[df["kind"] == "headline"].groupby("lang"):
+    axes[0].hist(part["chars"], bins=40, alpha=0.6, label=f"{lang} (n={len(part)})")
+axes[0].set(title="headline length", xlabel="characters", ylabel="headlines")
+axes[0].legend()
+articles = df[(df["kind"] == "article") & (df["body_chars"] > 0)]
+if len(articles):
+    bins = np.logspace(np.log10(max(1, articles["body_chars"].min())), np.log10(articles["body_chars"].max() + 1), 30)
+    for lang, part in articles.groupby("lang"):
+        axes[1].hist(part["body_chars"], bins=bins, alpha=0.6, label=f"{lang} (n={len(part)})")
+    axes[1].set_xscale("log")
+    axes[1].legend()
+axes[1].set(title="article body length", xlabel="characters (log scale)", ylabel="articles")
+save(fig, "text_lengths")
+df.groupby(["kind", "lang"])[["chars", "body_chars"]].describe().round(0)
+
+# %% [markdown]
+# ## Examples per label
+#
+# Three random rows per label, with where they came from and how the label was obtained.
+
+# %%
+columns = ["label", "text", "lang", "source", "kind", "label_origin", "confidence"]
+examples = df.sample(frac=1.0, random_state=13).groupby("label", sort=False).head(3)
+examples.assign(order=examples["label"].map(LABELS.index)).sort_values("order")[columns]
+
+# %% [markdown]
+# ## Weak labels and their confidence
+#
+# Rows whose source has no usable topic are labelled by the weak labeller (keyword rules, then a
+# TF-IDF model trained on the gold/rubric rows); a row is kept only when its confidence reaches
+# the threshold. Weak rows are never used as test data.
+
+# %%
+display(pd.crosstab(df["label"], df["label_origin"], margins=True).reindex([*LABELS, "All"], fill_value=0))
+weak_stats = ds.stats.get("weak", {})
+print("weak labeller:", json.dumps(weak_stats, ensure_ascii=False))
+weak = df[df["label_origin"] == "weak"]
+if weak.empty:
+    print(f"no weak labels in the {DATA} dataset (every row is gold or a source rubric); "
+          "run with MLNEWS_NB_DATA=default to see them")
+else:
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4))
+    axes[0].hist(weak["confidence"], bins=20, color="tab:orange")
+    if "threshold" in weak_stats:
+        axes[0].axvline(weak_stats["threshold"], color="black", linestyle="--", label="threshold")
+        axes[0].legend()
+    axes[0].set(title=f"weak-label confidence (n={len(weak)})", xlabel="confidence", ylabel="rows")
+    present = [label for label in LABELS if label in set(weak["label"])]
+    axes[1].hist([weak.loc[weak["label"] == label, "confidence"] for label in present], bins=20, stacked=True,
+                 label=present)
+    axes[1].set(title="weak-label confidence, stacked by label", xlabel="confidence", ylabel="rows")
+    axes[1].legend(fontsize=8)
+    save(fig, "weak_label_confidence")
+    print("least confident weak labels kept:")
+    display(weak.nsmallest(10, "confidence")[columns])
+
+# %% [markdown]
+# ## Summarisation split
+#
+# Articles with a body; `lead` (when the source has a real lead) and `title` are the references
+# the summarisers are scored against in notebook 03.
+
+# %%
+rows = []
+for split, d in ds.summarisation.items():
+    frame = d.to_pandas()
+    for lang, part in frame.groupby("lang"):
+        rows.append({"split": split, "lang": lang, "articles": len(part), "with lead": int((part["lead"] != "").sum()),
+                     "median body chars": int(part["text"].str.len().median())})
+pd.DataFrame(rows)
+
+# %% [markdown]
+# ## A raw news page, parsed
+#
+# `read_page` turns a page dump (title, lead, paragraphs, a sidebar of timed headlines) into an
+# `Article`. Notebook 02 classifies the sidebar headlines of this page.
+
+# %%
+from mlnews.ingest import read_page
+
+if not SEED_PAGE.is_file():
+    print(f"note: {SEED_PAGE} is absent (../shared is not bundled with the repository): skipping the seed page")
+else:
+    page = read_page(SEED_PAGE)
+    print(f"title: {page.title}\nlead:  {page.lead}\nlang:  {page.lang}")
+    print(f"{len(page.paragraphs)} paragraphs, {len(page.headlines)} sidebar headlines; first paragraphs:")
+    for paragraph in page.paragraphs[:3]:
+        print("  -", paragraph[:200])
+    display(pd.DataFrame([{"time": h.time, "lang": h.lang, "headline": h.text} for h in page.headlines]))
+'''
+
+SOURCES = {"01_data": NB_01}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
