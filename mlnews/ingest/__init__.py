@@ -35,9 +35,10 @@ from mlnews.types import Article
 __all__ = [
     "PAGE_SUFFIXES",
     "PageConfig",
-    "detect_kind",
     "detect_lang",
     "expand_paths",
+    "has_sidebar",
+    "looks_like_html",
     "load_page_config",
     "parse_page_text",
     "parse_plain_text",
@@ -72,15 +73,6 @@ def has_sidebar(text: str, config: PageConfig | None = None) -> bool:
             return True
         seen_title = True
     return False
-
-
-def detect_kind(name: str, data: bytes, text: str | None = None, config: PageConfig | None = None) -> str:
-    """``"html"``, ``"page"`` or ``"text"`` for a document (rules in the module docstring)."""
-    if looks_like_html(name, data):
-        return "html"
-    if text is not None and has_sidebar(text, config):
-        return "page"
-    return "text"
 
 
 def parse_plain_text(text: str, source: str = "<text>", config: PageConfig | None = None) -> Article:
