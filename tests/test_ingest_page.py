@@ -373,3 +373,17 @@ def test_property_arbitrary_text_never_crashes(text):
     except InputError:
         return
     assert art.title and all(h.time is None or TIME.match(h.time) for h in art.headlines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_property_any_bytes_decode_or_fail_with_one_line(data):
+    from mlnews.ingest.decode import decode_bytes
+
+    try:
+        decoded = decode_bytes(data, "f.txt")
+    except InputError as exc:
+        assert str(exc).startswith("f.txt: ") and "\n" not in str(exc)
+        return
+    assert decoded.encoding in ("utf-8", "utf-8-sig", "utf-16", "cp1251")
+    assert (decoded.encoding == "cp1251") == any("cp1251" in n for n in decoded.notes)
