@@ -67,8 +67,10 @@ def article_text(item: str | Article) -> str:
 
 def detect_lang(text: str) -> str:
     """ru / uk / en / other via :func:`mlnews.ingest.lang.detect_lang` (first 2,000 characters)."""
-    from mlnews.ingest.lang import detect_lang as _detect
-
+    try:
+        from mlnews.ingest.lang import detect_lang as _detect
+    except ImportError:  # a partial install without the ingest stage
+        return "unknown"
     return _detect(text[:2000])
 
 
@@ -231,13 +233,16 @@ class Seq2SeqSummariser(Summariser):
         self.method = f"seq2seq:{self.model_dir.resolve().name}"
 
     def _chunks(self, sents: list[str]) -> list[str]:
-        """Head: the sentences that fit ``max_length`` tokens; chunks: up to ``max_chunks`` such groups."""
+        """Head: the text (the tokenizer keeps its first ``max_length`` tokens, as in training);
+        chunks: up to ``max_chunks`` groups of whole sentences of <= ``max_length`` tokens each."""
+        if self.chunking == "head":
+            return [" ".join(sents)]
         groups: list[list[str]] = [[]]
         used = 0
         for s in sents:
             n = len(self.tokenizer.tokenize(s)) + 1
             if groups[-1] and used + n > self.max_length:
-                if self.chunking == "head" or len(groups) >= self.max_chunks:
+                if len(groups) >= self.max_chunks:
                     break
                 groups.append([])
                 used = 0
@@ -251,7 +256,7 @@ class Seq2SeqSummariser(Summariser):
 
         outs: list[str] = []
         for i in range(0, len(texts), batch_size):
-            batch = [self.prefix + t for t in texts[i : i + batch_size]]
+            batch = [self.prefix + t[: self.max_length * 12] for t in texts[i : i + batch_size]]  # as in training
             enc = self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True,
                                  return_tensors="pt").to(self.device)
             enc.pop("token_type_ids", None)
