@@ -188,3 +188,16 @@ def test_invalid_folder_is_rebuilt_and_valid_one_reused(cache_env):
     (path / "model.safetensors").write_bytes(b"w" * 99)  # corrupted: size differs from the stamp
     assert cache.build("fake", make, expect={"alias": "fake"}) == (path, True) and len(calls) == 2
     assert cache.problems(path, full=True) == []
+
+
+def test_stale_temporary_folders_are_cleaned(cache_env):
+    stale = cache.models_dir() / ".fake.abc123.tmp"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half-written by a killed process")
+
+    def make(tmp: Path) -> dict:
+        (tmp / "model.safetensors").write_bytes(b"w")
+        return {}
+
+    cache.build("fake", make)
+    assert not stale.exists()

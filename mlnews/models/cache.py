@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -151,6 +152,9 @@ def build(name: str, make: Callable[[Path], dict], *, expect: dict | None = None
             return target, False
         if message:
             print(message, file=sys.stderr, flush=True)
+        # Leftovers of a process killed mid-conversion (we hold the lock, so none is in progress).
+        for stale in target.parent.glob(f".{name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             with atomic_dir(target) as tmp:
                 fields = make(tmp)

@@ -73,8 +73,8 @@ def prepare_e5(*, force: bool = False, verify: bool = False) -> tuple[Path, bool
     left = cache.problems(target, full=verify, expect=expect) if target.exists() else []
     if target.exists() and not left and not force:
         return target, False
-    why = f"cached copy is invalid ({left[0]})" if left else "first use"
-    message = f"mlnews: converting e5-small from {src} into {target} ({why}; about 5 s, 470 MB)"
+    why = "forced" if force else (f"cached copy is invalid ({left[0]})" if left else "first use")
+    message = f"mlnews: converting e5-small from {src} into {target} ({why}; writes 490 MB, ~10 s)"
 
     def make(tmp: Path) -> dict:
         info = e5.convert(src, tmp)
