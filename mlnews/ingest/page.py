@@ -21,6 +21,8 @@ first headline or follows a headline that already has its time.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -35,31 +37,33 @@ from mlnews.types import Article, Headline
 
 TIME_PREFIX = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 
-DEFAULT_SIDEBAR_HEADINGS = [
-    "Последние новости",
-    "Останні новини",
-    "Новости",
-    "Новини",
-    "Главное",
-    "Головне",
-    "Latest news",
-]
+_DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "resources" / "page.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_defaults() -> dict:
+    """The default settings, read from the YAML shipped in the package (the lists live in config, not code)."""
+    from mlnews.config import load_yaml
+
+    return load_yaml(_DEFAULTS_FILE)
+
+
+def _default(key: str):
+    return lambda: copy.deepcopy(_packaged_defaults()[key])
 
 
 @dataclass
 class PageConfig:
-    """Settings of the page-dump parser (``configs/ingest/page.yaml`` mirrors these defaults)."""
+    """Settings of the page-dump parser; defaults from ``mlnews/resources/page.yaml`` (``configs/ingest/page.yaml`` is a copy)."""
 
     #: Lines that start the sidebar (exact line after normalisation, case-insensitive).
-    sidebar_headings: list[str] = field(default_factory=lambda: list(DEFAULT_SIDEBAR_HEADINGS))
+    sidebar_headings: list[str] = field(default_factory=_default("sidebar_headings"))
     #: A first line longer than this is not a title: the page is rejected (e.g. a 10 MB single line).
     max_title_chars: int = 1000
     #: Files larger than this are rejected before reading.
     max_file_bytes: int = 50_000_000
     #: HTML: class-name words that mark a lead/standfirst element (``<p class="article__lead">``).
-    html_lead_classes: list[str] = field(
-        default_factory=lambda: ["lead", "standfirst", "intro", "subtitle", "subheadline", "summary"]
-    )
+    html_lead_classes: list[str] = field(default_factory=_default("html_lead_classes"))
     #: HTML: fewer characters than this in lead + paragraphs means no article was found (a menu is not one).
     html_min_chars: int = 40
 
