@@ -201,3 +201,47 @@ def test_stale_temporary_folders_are_cleaned(cache_env):
 
     cache.build("fake", make)
     assert not stale.exists()
+
+
+def test_corpus_reader_counts_every_record(tmp_path):
+    from mlnews.models.prune import iter_corpus_texts
+
+    folder = tmp_path / "corpus"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.jsonl").write_text(
+        '{"title": "Заголовок один", "text": "Текст один"}\n{"title": "", "text": null}\n\n', encoding="utf-8"
+    )
+    (folder / "sub" / "b.csv").write_text("title,body\nЗаголовок два,не читається\n", encoding="utf-8")
+    (folder / "c.txt").write_text("Рядок один\n\nРядок два\n", encoding="utf-8")
+    (folder / "ignored.md").write_text("not read")
+    texts, counts = iter_corpus_texts([folder], ["title", "text"])
+    assert sorted(texts) == sorted(["Заголовок один", "Текст один", "Заголовок два", "Рядок один", "Рядок два"])
+    assert counts == {"files": 3, "records": 6, "texts": 5, "skipped_empty": 2}
+
+
+def test_corpus_reader_errors_name_the_file(tmp_path):
+    from mlnews.models.prune import iter_corpus_texts
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "ok"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.jsonl:2: malformed JSON"):
+        iter_corpus_texts([bad], ["title"])
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.txt: not valid UTF-8"):
+        iter_corpus_texts([latin1], ["title"])
+    with pytest.raises(InputError, match="no such file or folder"):
+        iter_corpus_texts([tmp_path / "missing.jsonl"], ["title"])
+    other = tmp_path / "x.parquet"
+    other.write_bytes(b"PAR1")
+    with pytest.raises(InputError, match="expected a .jsonl, .csv, .txt file"):
+        iter_corpus_texts([other], ["title"])
+
+
+def test_corpus_reader_accepts_a_data_config(repo, cache_env):
+    from mlnews.models.prune import iter_corpus_texts
+
+    texts, counts = iter_corpus_texts([repo / "configs" / "data" / "sample.yaml"], ["title"])
+    assert counts["files"] == 1 and counts["records"] > 100
+    assert counts["texts"] == len(texts) >= counts["records"] - counts["skipped_empty"]
+    assert all(isinstance(t, str) and t.strip() for t in texts)

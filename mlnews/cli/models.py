@@ -18,8 +18,8 @@ def prepare_cmd(
     ),
     prune_corpus: Optional[List[Path]] = typer.Option(
         None, "--prune-corpus",
-        help="JSONL/CSV/TXT file or folder of them (repeatable): also build e5-small-ruuk, the encoder with its "
-             "vocabulary pruned to the pieces these texts use.",
+        help="JSONL/CSV/TXT file, folder of them, dataset folder or data config (repeatable): also build "
+             "e5-small-ruuk, the encoder with its vocabulary pruned to the pieces these texts use.",
     ),
     fields: str = typer.Option(
         "title,lead,text", "--fields", help="Comma-separated JSONL/CSV fields read as text when pruning."
@@ -34,6 +34,7 @@ def prepare_cmd(
         mlnews models prepare
         mlnews models prepare --verify
         mlnews models prepare --prune-corpus ../shared/data
+        mlnews models prepare --prune-corpus configs/data/default.yaml
     """
     from mlnews.models import prepare_e5
 

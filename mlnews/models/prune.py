@@ -172,46 +172,79 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
     }
 
 
+_SUFFIXES = {".jsonl", ".csv", ".txt"}
+#: Text columns read from a dataset folder built by ``mlnews data build``.
+DATASET_COLUMNS = ("text", "title", "lead", "body")
+
+
+def _dataset_texts(folder: Path, add) -> None:
+    from mlnews.data import load_built
+
+    built = load_built(folder)
+    for dd in (built.classification, built.summarisation):
+        for split in (dd or {}).values():
+            cols = [c for c in DATASET_COLUMNS if c in split.column_names]
+            for row in split.select_columns(cols):
+                add(row, cols)
+
+
 def iter_corpus_texts(paths: Sequence[str | Path], fields: Sequence[str]) -> tuple[list[str], dict]:
-    """Read texts from JSONL (``fields``), CSV (``fields`` columns) and plain-text (one text per line) files.
+    """Read the texts of a pruning corpus.
 
-    Folders are searched recursively for ``*.jsonl``, ``*.csv`` and ``*.txt``. Returns the texts and
-    counts ``{"files", "records", "texts", "skipped_empty"}``; a malformed JSONL line raises
-    :class:`InputError` naming the file and line.
+    Each path is a JSONL file (``fields`` of each record), a CSV file (``fields`` columns), a
+    ``.txt`` file (one text per line), a folder searched recursively for those, a dataset folder
+    written by ``mlnews data build`` (its ``text``/``title``/``lead``/``body`` columns, all splits), or
+    a data config (``.yaml``, built and cached with :func:`mlnews.data.ensure_dataset`). Every
+    non-empty field is one text. Returns the texts and counts
+    ``{"files", "records", "texts", "skipped_empty"}``; a malformed file raises :class:`InputError`
+    naming the file (and line).
     """
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(q for q in p.rglob("*") if q.suffix in {".jsonl", ".csv", ".txt"} and q.is_file())
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such file or folder (expected JSONL/CSV/TXT files or a folder of them)")
-    if not files:
-        raise InputError(f"{', '.join(map(str, paths))}: no .jsonl, .csv or .txt files found")
-    texts: list[str] = []
-    counts = {"files": len(files), "records": 0, "texts": 0, "skipped_empty": 0}
+    from mlnews.data import ensure_dataset, is_dataset_dir
 
-    def add(rec: dict) -> None:
+    texts: list[str] = []
+    counts = {"files": 0, "records": 0, "texts": 0, "skipped_empty": 0}
+
+    def add(rec: dict, keys: Sequence[str] = fields) -> None:
         counts["records"] += 1
-        got = [rec[f] for f in fields if isinstance(rec.get(f), str) and rec[f].strip()]
+        got = [rec[f] for f in keys if isinstance(rec.get(f), str) and rec[f].strip()]
         if got:
             texts.extend(got)
         else:
             counts["skipped_empty"] += 1
 
-    for path in files:
-        if path.suffix == ".jsonl":
-            for _, rec in iter_jsonl(path):
-                add(rec)
-        elif path.suffix == ".csv":
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                for rec in csv.DictReader(fh):
-                    add(rec)
+    for p in map(Path, paths):
+        if p.suffix.lower() in {".yaml", ".yml"} or is_dataset_dir(p):
+            counts["files"] += 1
+            _dataset_texts(ensure_dataset(p), add)
+            continue
+        if p.is_dir():
+            files = sorted(q for q in p.rglob("*") if q.suffix in _SUFFIXES and q.is_file())
+            if not files:
+                raise InputError(f"{p}: no .jsonl, .csv or .txt files found")
+        elif p.is_file():
+            if p.suffix not in _SUFFIXES:
+                raise InputError(f"{p}: expected a .jsonl, .csv, .txt file, a data config (.yaml) or a folder")
+            files = [p]
         else:
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    add({fields[0] if fields else "text": line.strip()})
+            raise InputError(f"{p}: no such file or folder (expected JSONL/CSV/TXT files, a dataset or a data config)")
+        for path in files:
+            counts["files"] += 1
+            try:
+                if path.suffix == ".jsonl":
+                    for _, rec in iter_jsonl(path):
+                        add(rec)
+                elif path.suffix == ".csv":
+                    with open(path, encoding="utf-8-sig", newline="") as fh:
+                        for rec in csv.DictReader(fh):
+                            add(rec)
+                else:
+                    with open(path, encoding="utf-8") as fh:
+                        for line in fh:
+                            add({"text": line.strip()}, ["text"])
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: not valid UTF-8 ({exc.reason})") from None
+            except csv.Error as exc:
+                raise InputError(f"{path}: malformed CSV ({exc})") from None
     counts["texts"] = len(texts)
     return texts, counts
 
