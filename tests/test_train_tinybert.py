@@ -1,6 +1,6 @@
 """Helpers shared by the training / inference tests, plus checks of the helpers themselves.
 
-``build_tiny_bert`` writes a 2-layer random BertModel (hidden 32) with a WordPiece tokenizer trained on
+``build_tiny_bert`` writes a 2-layer random BertModel (hidden 64) with a WordPiece tokenizer trained on
 the fly with ``tokenizers`` (no downloads); ``build_tiny_dataset`` writes a dataset folder in the
 ``mlnews data build`` layout (classification DatasetDict + labels.json) from synthetic ru/uk headlines
 whose topic is carried by a keyword, so a tiny model can learn it in a few steps.
@@ -64,7 +64,7 @@ def build_tiny_dataset(path: Path, n_train: int = 90, n_eval: int = 30, labels: 
     return path
 
 
-def build_tiny_bert(path: Path, vocab_size: int = 300) -> Path:
+def build_tiny_bert(path: Path, vocab_size: int = 300, hidden: int = 64) -> Path:
     """A random 2-layer BertModel + WordPiece tokenizer trained on the synthetic vocabulary."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
@@ -88,8 +88,8 @@ def build_tiny_bert(path: Path, vocab_size: int = 300) -> Path:
     fast.save_pretrained(path)
     torch.manual_seed(0)
     cfg = BertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+        vocab_size=tok.get_vocab_size(), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=64, pad_token_id=0,
     )
     BertModel(cfg).save_pretrained(path)
     return path

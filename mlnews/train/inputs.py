@@ -139,7 +139,8 @@ def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
         report["splits"][role] = {"split": name, "rows_in": n_in, "used": len(keep), "dropped": dict(dropped)}
         if not keep:
             raise MlnewsError(f"{dataset_dir}: split {name!r} has no usable rows after filtering ({dict(dropped)})")
-    taxonomy = getattr(built, "taxonomy", None) or ""
+    tax = getattr(built, "taxonomy", None)
+    taxonomy = str(tax.get("taxonomy", "")) if isinstance(tax, dict) else str(tax or "")
     return PreparedData(labels, dataset_dir, taxonomy, splits, report)
 
 
