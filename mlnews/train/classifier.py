@@ -213,6 +213,7 @@ def train_transformer(
         report_to="none",
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
     )
     cbs = list(callbacks or [])
     if t.early_stopping_patience > 0:
@@ -244,15 +245,21 @@ def train_transformer(
     val_metrics = trainer.evaluate()
 
     staging = out_dir / ".final.tmp"
-    if staging.exists():
+    main = trainer.is_world_process_zero()  # several processes under torchrun / accelerate launch
+    if main and staging.exists():
         shutil.rmtree(staging)
-    trainer.save_model(str(staging))  # safetensors + config.json (id2label/label2id) + tokenizer
-    for stray in ("training_args.bin",):  # a pickle written by the Trainer: never ship it
-        (staging / stray).unlink(missing_ok=True)
-    _move_into(staging, out_dir)
-    if completed and not t.keep_checkpoints:
-        shutil.rmtree(ckpt_root, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))  # safetensors + config.json (id2label/label2id) + tokenizer; main process writes
+    trainer.accelerator.wait_for_everyone()
+    if main:
+        for stray in ("training_args.bin",):  # a pickle written by the Trainer: never ship it
+            (staging / stray).unlink(missing_ok=True)
+        _move_into(staging, out_dir)
+        if completed and not t.keep_checkpoints:
+            shutil.rmtree(ckpt_root, ignore_errors=True)
     return {
+        "main_process": main,
+        "processes": trainer.args.world_size,
         "test_pred": test_pred,
         "train_seconds": round(seconds, 1),
         "global_step": state.global_step,
@@ -303,6 +310,19 @@ def WeightedTrainer(*args: Any, **kwargs: Any):  # noqa: N802 - factory that loo
 # --------------------------------------------------------------------------------------------- entry
 
 
+def _process_rank() -> int:
+    """This process's rank in a ``torchrun`` / ``accelerate launch`` run (0 when run alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def _barrier() -> None:
+    """Wait for every process of a multi-process run (no-op when run alone)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 def _check_out_dir(out_dir: Path, resume: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise MlnewsError(f"--out {out_dir}: exists and is a file; expected a folder")
@@ -328,7 +348,8 @@ def train_from_config(
     from mlnews.train.manifest import make_manifest, write_manifest
 
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, resume)
+    if _process_rank() == 0:  # other ranks of a multi-process run would see the main one's first files
+        _check_out_dir(out_dir, resume)
     kind = cfg.model.kind
     base_model: str | None
     if kind == "transformer":
@@ -342,6 +363,9 @@ def train_from_config(
     out_dir.mkdir(parents=True, exist_ok=True)
     if kind == "transformer":
         info = train_transformer(cfg, data, out_dir, model_path=model_path, resume=resume, callbacks=callbacks)
+        if not info["main_process"]:  # the main process writes the model folder; wait until it is complete
+            _barrier()
+            return out_dir
     else:
         from mlnews.train.tfidf import train_tfidf
 
@@ -355,6 +379,7 @@ def train_from_config(
         "dataset": str(data.dataset_dir),
         "validation": info.get("validation"),
         "train_seconds": info["train_seconds"],
+        "processes": info.get("processes", 1),  # torchrun / accelerate launch: the effective batch scales with it
         "data_report": data.report,
     }
     m = metrics.write_eval_artifacts(
@@ -375,6 +400,7 @@ def train_from_config(
     write_text(out_dir / "README.md", card.render_classifier_card(
         manifest, cfg, data_summary(data), data.report, m, training, model_dir=str(out_dir)))
     write_manifest(out_dir, manifest)  # last: its presence marks a finished model folder
+    _barrier()
     return out_dir
 
 
