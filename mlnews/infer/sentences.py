@@ -13,11 +13,19 @@ Paragraph breaks (newlines) always end a sentence. Splitting is lazy, so asking 
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from mlnews.text import clean_line
 
 MAX_MERGED_CHARS = 600  # never let a repair glue more than this much text together
+
+# "МОСКВА, 20 окт – РИА Новости." / "СИРИУС (Краснодарский край), 29 ноя — РИА Новости." /
+# "КИЇВ, 3 грудня - Укрінформ.": a wire-agency dateline, not content.
+_DATELINE = re.compile(
+    r"^[^\W\d_][\w\s().\-]{1,60},\s*\d{1,2}\s+[^\W\d_]{3,9}\.?\s*[—–-]\s*[\w\s.\-]{2,30}?\.?$",
+    re.IGNORECASE,
+)
 
 
 def _quote_open(text: str) -> bool:
@@ -85,3 +93,8 @@ def truncate_words(text: str, max_words: int) -> str:
     if len(words) <= max_words:
         return text
     return " ".join(words[:max_words]).rstrip(",;:—–-") + "…"
+
+
+def is_dateline(sentence: str) -> bool:
+    """True for a wire-agency dateline sentence such as ``МОСКВА, 20 окт – РИА Новости.``"""
+    return bool(_DATELINE.match(sentence.strip()))

@@ -6,7 +6,7 @@
     print(summary.text, summary.method, summary.lang, summary.sentences, summary.seconds)
 
 An :class:`~mlnews.types.Article` is summarised from its body paragraphs only (never the sidebar
-headlines; the lead is used only when the body is empty); a plain string is the body itself.
+headlines; the lead, then the title, only when the body is empty); a plain string is the body itself.
 Long inputs are capped at :data:`MAX_SENTENCES` sentences (a note in the result says so), which
 keeps a 1 MB article fast. Empty input is an :class:`~mlnews.errors.InputError`; a language other
 than Russian or Ukrainian is summarised anyway, with a note.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mlnews.errors import InputError
-from mlnews.infer.sentences import count_words, split_sentences, truncate_words
+from mlnews.infer.sentences import count_words, is_dateline, split_sentences, truncate_words
 from mlnews.types import Article
 
 MAX_SENTENCES = 400  # sentences of one article considered by any method
@@ -56,10 +56,16 @@ class Summary:
 
 
 def article_text(item: str | Article) -> str:
-    """The text a summary is made from: the body of an Article (lead if no body), or the string."""
+    """The text a summary is made from: an Article's body (else its lead, else its title), or the string.
+
+    A one-line plain-text file is read by ingest as a title without body: it is summarised as is.
+    """
     if isinstance(item, Article):
         body = "\n".join(p for p in item.paragraphs if p and p.strip())
-        return body if body.strip() else (item.lead or "")
+        for candidate in (body, item.lead or "", item.title or ""):
+            if candidate.strip():
+                return candidate
+        return ""
     if not isinstance(item, str):
         raise InputError(f"expected an Article or a string to summarise, got {type(item).__name__}")
     return item
@@ -157,10 +163,12 @@ class ExtractiveSummariser(Summariser):
         for item in items:
             t0 = time.perf_counter()
             sents, lang, notes = _prepare(item)
+            skip = 1 if len(sents) > 1 and is_dateline(sents[0]) else 0  # "МОСКВА, 20 окт – РИА Новости."
             if self.kind == "lead":
-                idx = extractive.lead(sents, self.k, max_words)
+                idx = extractive.lead(sents[skip:], self.k, max_words)
             else:
-                idx = extractive.textrank(sents, self.k, max_words, embed=self._embed)
+                idx = extractive.textrank(sents[skip:], self.k, max_words, embed=self._embed)
+            idx = [i + skip for i in idx]
             chosen = [sents[i] for i in idx]
             if max_words is not None and sum(count_words(s) for s in chosen) > max_words:
                 chosen = [truncate_words(chosen[0], max_words)]
