@@ -188,3 +188,25 @@ def test_prune_on_shared_data(e5, shared_data, tmp_path, monkeypatch):
     report = prepare_pruned([shared_data])
     assert report["pieces_after"] < 40000 and report["mb_after"] < 150
     assert resolve("e5-small-ruuk").alias == "e5-small-ruuk"
+
+
+def test_cli_models_info_list_prepare(e5, capsys):
+    from mlnews.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "info", "e5-small", "--verify"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert str(e5.path) in out and "'query: '" in out and "all checksums match" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "list"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "e5-small " in out and "prepared" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "prepare"])
+    assert exit_info.value.code == 0 and "(up to date)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "info", "./no/such/model"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("mlnews: error: model './no/such/model': no such folder")
+    assert len(err.strip().splitlines()) == 1

@@ -11,7 +11,6 @@ every file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +19,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory lock; the atomic rename still protects the folder
+    fcntl = None  # type: ignore[assignment]
 
 from mlnews.errors import MlnewsError
 from mlnews.io import atomic_dir, write_json
@@ -131,11 +135,13 @@ def locked(name: str) -> Iterator[None]:
             f"cannot write the model cache {root} ({exc.strerror}); set MLNEWS_CACHE to a writable folder"
         ) from None
     with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def build(name: str, make: Callable[[Path], dict], *, expect: dict | None = None, force: bool = False,

@@ -31,18 +31,18 @@ def _keep_char(piece: str) -> bool:
     return len(core) == 1 and any(lo <= ord(core) <= hi for lo, hi in _KEEP_CHAR_RANGES)
 
 
-def _precompiled_charsmap(folder: Path) -> bytes | None:
-    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")).get("normalizer") or {}
-    for norm in spec.get("normalizers", [spec]):
+def _precompiled_charsmap(spec: dict) -> bytes | None:
+    norm_spec = spec.get("normalizer") or {}
+    for norm in norm_spec.get("normalizers", [norm_spec]):
         if norm.get("type") == "Precompiled":
             return base64.b64decode(norm["precompiled_charsmap"])
     return None
 
 
-def _vocab(folder: Path) -> list[tuple[str, float]]:
-    model = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")).get("model", {})
+def _vocab(spec: dict, where: Path) -> list[tuple[str, float]]:
+    model = spec.get("model", {})
     if model.get("type") != "Unigram":
-        raise MlnewsError(f"{folder}/tokenizer.json: vocabulary pruning needs a Unigram (SentencePiece) tokenizer")
+        raise MlnewsError(f"{where}: vocabulary pruning needs a Unigram (SentencePiece) tokenizer")
     return [(p, float(s)) for p, s in model["vocab"]]
 
 
@@ -89,8 +89,10 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
 
     # The source's tokenizer.json read directly: same pipeline, much faster than AutoTokenizer for 250k pieces.
     src_tok = Tokenizer.from_file(str(src / "tokenizer.json"))
-    vocab = _vocab(src)
-    charsmap = _precompiled_charsmap(src)
+    spec = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = _vocab(spec, src / "tokenizer.json")
+    charsmap = _precompiled_charsmap(spec)
+    del spec
     if charsmap is None:
         raise MlnewsError(f"{src}/tokenizer.json: no Precompiled normaliser to carry over")
     tok_cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
