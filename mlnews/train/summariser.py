@@ -80,6 +80,7 @@ class SummModelSection:
     decoder_layers: Optional[int] = None  # encoder warm start: decoder depth (lowest N encoder layers); null = all
     tie_encoder_decoder: bool = False  # share encoder and decoder weights (half the parameters)
     freeze_embeddings: bool = False
+    freeze_encoder: bool = False  # train only the decoder (+ cross-attention): ~3x cheaper steps on CPU
 
     def validate(self, prefix: str = "") -> None:
         if self.max_length < 8:
@@ -447,6 +448,11 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     model, tok, base = build_model(cfg, corpus, work)
     if cfg.model.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if cfg.model.freeze_encoder:
+        if cfg.model.tie_encoder_decoder:
+            raise ConfigError("model.freeze_encoder: cannot freeze an encoder whose weights the decoder shares "
+                              "(model.tie_encoder_decoder: true)")
+        model.get_encoder().requires_grad_(False)
     apply_generation(model, tok, cfg.generation)
     eos = model.generation_config.eos_token_id
     eos = eos[0] if isinstance(eos, list) else eos
