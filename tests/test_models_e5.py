@@ -5,7 +5,6 @@ One conversion (about 5-10 s) into a temporary cache is shared by the whole modu
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 

@@ -149,8 +149,8 @@ def build(name: str, make: Callable[[Path], dict], *, expect: dict | None = None
     """Return ``models/<name>``, building it with ``make(tmp_dir) -> stamp fields`` unless it is valid.
 
     Returns ``(path, built)``. Under the lock, the folder is re-checked first (``full``: with
-    checksums), so a process that waited for another one's conversion reuses its result. ``message`` is printed on stderr (one line)
-    before building.
+    checksums), so a process that waited for another one's conversion reuses its result.
+    ``message`` is printed on stderr (one line) before building.
     """
     target = models_dir() / name
     with locked(name):
