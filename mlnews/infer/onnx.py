@@ -14,7 +14,7 @@ kind ``"transformer"``) into a self-describing ONNX folder (kind ``"onnx"``) tha
 
 The export uses the TorchScript-based exporter (``dynamo=False``): the dynamo exporter needs
 ``onnxscript``, which mlnews does not depend on. Quantisation is ONNX Runtime's
-``quantize_dynamic`` with QInt8 weights (activations quantised on the fly).
+``quantize_dynamic`` with per-channel QInt8 weights (activations quantised on the fly).
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def export_onnx(
             if int8:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                quantize_dynamic(str(fp32_path), str(final), weight_type=QuantType.QInt8)
+                # Per-channel scales keep int8 closer to fp32 (top-1 agreement on an e5-small probe: 93% vs 89%).
+                quantize_dynamic(str(fp32_path), str(final), weight_type=QuantType.QInt8, per_channel=True)
             else:
                 shutil.copyfile(fp32_path, final)
 
