@@ -63,7 +63,9 @@ def test_resolved_alias(e5):
     assert e5.alias == "e5-small" and e5.input_prefix == "query: "
     assert e5.path == Path(os.environ["MLNEWS_CACHE"]) / "models" / "e5-small"
     names = {p.name for p in e5.path.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", cache.STAMP} <= names
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md",
+            cache.STAMP} <= names
+    assert "MIT" in (e5.path / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("text", list(KNOWN_TOKENISATIONS))
@@ -140,6 +142,7 @@ def test_pruning_keeps_outputs_identical(e5, model, tokenizer, tmp_path):
     assert report["pieces_after"] < 5000 and report["mb_after"] < report["mb_before"] / 3
     assert report["sample_max_abs_diff"] <= 1e-5
     small_tok = transformers.AutoTokenizer.from_pretrained(out)  # self-contained folder
+    assert "Vocabulary pruned" in (out / "README.md").read_text(encoding="utf-8")
     with quiet_transformers():
         small = transformers.AutoModel.from_pretrained(out).eval()
     assert small.config.vocab_size == len(small_tok) == report["pieces_after"]

