@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from mlnews.errors import InputError
+from mlnews.errors import InputError, MlnewsError
 from mlnews.io import atomic_write
 from mlnews.text import clean_line
 
@@ -229,7 +229,7 @@ def _iter_page(name: str) -> Iterator[Row | BadRow]:
 
     try:
         art = read_document(name)
-    except InputError as exc:
+    except MlnewsError as exc:
         yield BadRow(name, str(exc).removeprefix(f"{name}: "))
         return
     except UnicodeDecodeError:
