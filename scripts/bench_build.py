@@ -98,6 +98,8 @@ def main() -> None:
 
     def progress(stage: str, n: int) -> None:
         now = time.perf_counter()
+        if stage != last[1]:
+            print(f"[{time.strftime('%H:%M:%S')}] {stage} (after {now - t1:.0f} s)", file=sys.stderr, flush=True)
         if last[1] is not None and last[1] != stage:
             phases[last[1]] = phases.get(last[1], 0.0) + now - last[0]
             last[0] = now
@@ -105,16 +107,19 @@ def main() -> None:
             last[0] = now
         last[1] = stage
 
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = u0.ru_utime + u0.ru_stime
     t1 = time.perf_counter()
     last[:] = [t1, "scan"]
     stats = build_dataset(cfg_path, args.workdir / "out", progress=progress)
     t_build = time.perf_counter() - t1
     if last[1] is not None:
         phases[last[1]] = phases.get(last[1], 0.0) + time.perf_counter() - last[0]
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_mb = usage.ru_maxrss / 1024
     report = {
         "rows": args.rows, "near_dedup": not args.no_near, "generate_s": round(t_gen, 1),
-        "build_s": round(t_build, 1), "phases_s": {k: round(v, 1) for k, v in phases.items()},
+        "build_s": round(t_build, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu0, 1), "phases_s": {k: round(v, 1) for k, v in phases.items()},
         "peak_rss_mb": round(rss_mb), "splits": stats["classification"]["splits"],
         "dropped": stats["classification"]["dropped"], "dedup": stats["dedup"],
         "python": sys.version.split()[0], "machine": platform.platform(),

@@ -55,9 +55,9 @@ class WeakConfig:
     threshold: float = 0.6  # below: the row stays unlabelled (counted as below_threshold)
     keywords_file: Optional[str] = "configs/data/keywords.yaml"
     rules_prior: float = 0.5  # confidence = top hits / (all hits + prior)
-    tfidf_max_train: int = 50000  # labelled rows sampled (seeded) to train the TF-IDF labeller
+    tfidf_max_train: int = 20000  # labelled rows sampled (seeded) to train the TF-IDF labeller
     tfidf_C: float = 4.0
-    tfidf_max_features: int = 100000
+    tfidf_max_features: int = 20000  # per vectoriser (word, char)
 
     def validate(self, prefix: str = "") -> None:
         if not 0.0 <= self.threshold <= 1.0:

@@ -35,6 +35,8 @@ class MinHasher:
         self._MinHash = MinHash
         proto = MinHash(num_perm=num_perm, seed=seed, hashfunc=_crc32)
         self._perms, self._scheme = proto.permutations, proto.scheme
+        mix = np.random.default_rng(seed).integers(1, 2**63, size=self.rows, dtype=np.uint64)
+        self._mix = mix | np.uint64(1)  # odd multipliers
 
     def signature(self, normalised: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """``(band_hashes int64[bands], signature uint8[num_perm])``, or None for short texts."""
@@ -47,12 +49,8 @@ class MinHasher:
                            scheme=self._scheme)
         m.update_batch(list(shingles))
         hv = np.asarray(m.hashvalues, dtype=np.uint64)
-        r = self.rows
-        bands = np.array(
-            [int.from_bytes(hashlib.blake2b(hv[b * r : (b + 1) * r].tobytes(), digest_size=8).digest(),
-                            "little", signed=True) for b in range(self.bands)],
-            dtype=np.int64,
-        )
+        # band hash: a fixed random linear combination of the band's values (uint64 arithmetic wraps)
+        bands = (hv.reshape(self.bands, self.rows) * self._mix).sum(axis=1).view(np.int64)
         return bands, (hv & 0xFF).astype(np.uint8)
 
 
