@@ -47,13 +47,13 @@ def build_cmd(
 ) -> None:
     """Build a labelled dataset folder (classification + summarisation, train/validation/test).
 
-    Writes classification/ and summarisation/ (Hugging Face save_to_disk), labels.json,
-    stats.json, stats.md and build_config.yaml. Progress goes to stderr; the split x label
-    table and dropped counts are printed at the end.
+    Writes classification/ and summarisation/ (save_to_disk), labels.json, stats.json, stats.md, build_config.yaml.
+
+    Progress goes to stderr; the split x label table and dropped counts are printed at the end. See docs/datasets.md.
 
     Example:
         mlnews data build configs/data/sample.yaml --out runs/data-sample
-        mlnews data build configs/data/default.yaml --out runs/data seed=7 weak.threshold=0.7
+        mlnews data build configs/data/default.yaml --out runs/data seed=7
     """
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
