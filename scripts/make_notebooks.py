@@ -336,6 +336,175 @@ else:
     display(pd.DataFrame([{"time": h.time, "lang": h.lang, "headline": h.text} for h in page.headlines]))
 '''
 
+RUN_CLI = r'''
+
+def run_cli(*args) -> None:
+    """Run `mlnews ARGS` exactly as a user would; print the end of its output; stop here if it fails."""
+    print("$ mlnews", " ".join(map(str, args)))
+    proc = subprocess.run([sys.executable, "-m", "mlnews", *map(str, args)], capture_output=True, text=True)
+    lines = [line.rsplit("\r", 1)[-1] for line in (proc.stdout + proc.stderr).splitlines()]
+    print("\n".join(line for line in lines if line.strip())[-3000:])
+    if proc.returncode != 0:
+        raise RuntimeError(f"mlnews {args[0]} exited with {proc.returncode}; see its output above")
+
+
+def fresh(path: Path) -> Path:
+    """This notebook's own output folder from an earlier run is replaced (mlnews train wants a new folder)."""
+    if path.exists():
+        shutil.rmtree(path)
+    return path
+'''
+
+NB_02 = r'''
+# %% [markdown]
+# # 02 · Topic classifier: train, inspect the errors, classify a real page
+#
+# Trains the fast TF-IDF config and then the small transformer config with `mlnews train`, both
+# on the same dataset; compares them (confusion matrices, per-class and per-language tables),
+# lists the test headlines each gets wrong with the highest confidence, and classifies the sidebar
+# headlines of the seed page with `mlnews.Classifier`.
+
+# %% tags=["parameters"]
+# Parameters: defaults are for a full local run; environment variables override them (CI: the tiny sample).
+import os
+
+DATA = os.environ.get("MLNEWS_NB_DATA", "default")  # "sample" (bundled) or "default" (all of ../shared/data)
+OUT = os.environ.get("MLNEWS_NB_OUT", "runs/notebooks") + "/02_classifier"  # model folders and plots
+SHARED = os.environ.get("MLNEWS_SHARED", "../shared")  # the seed page
+FAST_CONFIG = os.environ.get("MLNEWS_NB_FAST_CONFIG", "configs/classifier/tfidf.yaml")
+TRANSFORMER_CONFIG = os.environ.get("MLNEWS_NB_TRANSFORMER_CONFIG", "configs/classifier/e5-small.yaml")
+STEPS = os.environ.get("MLNEWS_NB_STEPS", "")  # "" = the config's epochs; N = train.max_steps=N
+EXTRA_OVERRIDES = os.environ.get("MLNEWS_NB_TRANSFORMER_OVERRIDES", "")  # more key=value overrides, space-separated
+N_ERRORS = int(os.environ.get("MLNEWS_NB_ERRORS", "12"))  # most confident errors listed per model
+''' + SETUP + r'''
+# %%
+import shlex
+import shutil
+import subprocess
+import sys
+
+from mlnews import Classifier
+from mlnews.data import ensure_dataset, load_built
+''' + RUN_CLI + r'''
+
+OUT = Path(OUT)
+OUT.mkdir(parents=True, exist_ok=True)
+dataset = ensure_dataset(DATA_CONFIG)
+built = load_built(dataset)
+LABELS = list(built.labels.names)
+test = built.classification["test"].to_pandas()
+print(f"{dataset}\ntest split: {len(test)} rows {test['lang'].value_counts().to_dict()}; labels: {', '.join(LABELS)}")
+
+# %% [markdown]
+# ## Train
+#
+# Both models read the dataset folder built above (`data.path=...` overrides the config's data
+# config, which would resolve to the same cached folder). Each run writes a self-describing model
+# folder: weights, `mlnews.json`, `metrics.json` on the test split, `confusion_matrix.csv/png`,
+# the resolved config and a model card.
+
+# %%
+models = {}
+models["tfidf"] = fresh(OUT / "tfidf")
+run_cli("train", FAST_CONFIG, "--out", models["tfidf"], f"data.path={dataset}")
+
+# %%
+# The transformer: e5-small by default. MLNEWS_NB_STEPS caps the optimiser steps (CI: a few) and
+# MLNEWS_NB_TRANSFORMER_OVERRIDES can swap the model (CI: a tiny random encoder) or any other key.
+overrides = [f"data.path={dataset}"]
+if STEPS:
+    overrides.append(f"train.max_steps={int(STEPS)}")
+overrides += shlex.split(EXTRA_OVERRIDES)
+models["transformer"] = fresh(OUT / "transformer")
+run_cli("train", TRANSFORMER_CONFIG, "--out", models["transformer"], *overrides)
+
+# %% [markdown]
+# ## Scores on the test split
+#
+# From each model's `metrics.json` (the trainer scored the same test rows).
+
+# %%
+metrics = {name: json.loads((path / "metrics.json").read_text(encoding="utf-8")) for name, path in models.items()}
+pd.DataFrame({name: {"test rows": m["n"], "accuracy": m["accuracy"], "macro F1": m["macro_f1"],
+                     "validation macro F1": (m.get("validation") or {}).get("macro_f1"),
+                     "train seconds": m.get("train_seconds")} for name, m in metrics.items()})
+
+# %%
+# Confusion matrices, row-normalised (each true label's row sums to 1), counts in the cells.
+fig, axes = plt.subplots(1, len(models), figsize=(7 * len(models), 6))
+for ax, (name, path) in zip(np.atleast_1d(axes), models.items()):
+    cm = pd.read_csv(path / "confusion_matrix.csv", index_col=0).reindex(index=LABELS, columns=LABELS, fill_value=0)
+    norm = cm.div(cm.sum(axis=1).replace(0, 1), axis=0)
+    ax.imshow(norm.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(LABELS)), LABELS, rotation=45, ha="right")
+    ax.set_yticks(range(len(LABELS)), LABELS)
+    for (i, j), count in np.ndenumerate(cm.to_numpy()):
+        if count:
+            ax.text(j, i, count, ha="center", va="center", fontsize=8, color="white" if norm.iat[i, j] > 0.5 else "black")
+    ax.set(title=f"{name}: macro F1 {metrics[name]['macro_f1']:.3f}", xlabel="predicted", ylabel="true")
+save(fig, "confusion_matrices")
+
+# %%
+# Per class: precision / recall / F1 of both models, with the test support.
+per_class = pd.concat(
+    {name: pd.DataFrame(m["per_class"]).T[["precision", "recall", "f1"]] for name, m in metrics.items()}, axis=1
+)
+per_class[("", "support")] = pd.DataFrame(next(iter(metrics.values()))["per_class"]).T["support"].astype(int)
+per_class.reindex(LABELS).round(3)
+
+# %%
+# Per language and per source: where a model is weaker.
+rows = []
+for name, m in metrics.items():
+    for group in ("per_lang", "per_source"):
+        for key, s in m.get(group, {}).items():
+            rows.append({"model": name, "group": group.removeprefix("per_"), "value": key, **s})
+pd.DataFrame(rows).pivot_table(index=["group", "value", "n"], columns="model", values=["accuracy", "macro_f1"]).round(3)
+
+# %% [markdown]
+# ## The most confident errors
+#
+# `Classifier.load(folder)` serves any model folder; `predict_proba` composes each input exactly
+# as at training time (title, plus lead and the start of the body for articles). Confident errors
+# are where labels are noisy (a rubric that does not match the topic) or where a model learned a
+# shortcut; they are the first rows to read before trusting a model.
+
+# %%
+classifiers = {name: Classifier.load(path) for name, path in models.items()}
+for name, clf in classifiers.items():
+    probs = clf.predict_proba(list(test["text"]), leads=list(test["lead"]), bodies=list(test["body"]))
+    predicted = np.array(clf.labels.names)[probs.argmax(axis=1)]
+    frame = test.assign(predicted=predicted, confidence=probs.max(axis=1))
+    errors = frame[frame["predicted"] != frame["label"]]
+    share = len(errors) / max(1, len(frame))
+    # Same test rows and predictions as metrics.json (a check that serving matches evaluation).
+    print(f"{name}: {len(errors)} errors of {len(frame)} test rows ({share:.1%}; metrics.json accuracy "
+          f"{metrics[name]['accuracy']:.3f})")
+    display(errors.nlargest(N_ERRORS, "confidence")[
+        ["text", "lang", "source", "kind", "label", "predicted", "confidence", "label_origin"]].round(3))
+
+# %% [markdown]
+# ## Classify a real page: the seed page's sidebar headlines
+#
+# `read_page` extracts the sidebar; `Classifier.predict(texts, top_k=2)` returns label names and
+# scores. The page is third-party data from `../shared`; it is skipped when that folder is absent.
+
+# %%
+from mlnews.ingest import read_page
+
+if not SEED_PAGE.is_file():
+    print(f"note: {SEED_PAGE} is absent (../shared is not bundled with the repository): skipping the seed page")
+else:
+    page = read_page(SEED_PAGE)
+    headlines = [h.text for h in page.headlines] + [page.title]
+    table = pd.DataFrame({"headline": headlines, "where": ["sidebar"] * len(page.headlines) + ["page title"]})
+    for name, clf in classifiers.items():
+        top = clf.predict(headlines, top_k=2)
+        table[name] = [", ".join(f"{t['label']} {t['score']:.2f}" for t in p["top_k"]) for p in top]
+    table.to_csv(OUT / "seed_sidebar_predictions.csv", index=False)
+    display(table)
+'''
+
 NB_03 = r'''
 # %% [markdown]
 # # 03 · Summaries: Lead-1, TextRank and a trained model side by side
@@ -368,21 +537,10 @@ import sys
 from mlnews import Summariser
 from mlnews.data import ensure_dataset, load_built
 from mlnews.train.rouge import corpus_scores, latin_only_tokenize, tokenize
+''' + RUN_CLI + r'''
 
 OUT = Path(OUT)
 OUT.mkdir(parents=True, exist_ok=True)
-
-
-def run_cli(*args) -> None:
-    """Run `mlnews ARGS` exactly as a user would; print the end of its output; stop here if it fails."""
-    print("$ mlnews", " ".join(map(str, args)))
-    proc = subprocess.run([sys.executable, "-m", "mlnews", *map(str, args)], capture_output=True, text=True)
-    lines = [line.rsplit("\r", 1)[-1] for line in (proc.stdout + proc.stderr).splitlines()]
-    print("\n".join(line for line in lines if line.strip())[-3000:])
-    if proc.returncode != 0:
-        raise RuntimeError(f"mlnews {args[0]} exited with {proc.returncode}; see its output above")
-
-
 dataset = ensure_dataset(DATA_CONFIG)
 test = load_built(dataset).summarisation["test"].to_pandas()
 print(f"{dataset}: {len(test)} test articles {test['lang'].value_counts().to_dict()}")
@@ -401,9 +559,7 @@ if SUMMARISER:
     model_dir = Path(SUMMARISER)
     print(f"loading the trained summariser {model_dir} (MLNEWS_NB_SUMMARISER)")
 else:
-    model_dir = OUT / "summariser"
-    if model_dir.exists():  # this notebook's own output from an earlier run
-        shutil.rmtree(model_dir)
+    model_dir = fresh(OUT / "summariser")
     overrides = [f"data.path={dataset}"]
     if STEPS:
         overrides.append(f"train.max_steps={int(STEPS)}")
@@ -494,7 +650,7 @@ cyrillic_blind
 # on razdel tokens (`mlnews evaluate`, `metrics.json`).
 '''
 
-SOURCES = {"01_data": NB_01, "03_summaries": NB_03}
+SOURCES = {"01_data": NB_01, "02_classifier": NB_02, "03_summaries": NB_03}
 
 
 if __name__ == "__main__":
