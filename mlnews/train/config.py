@@ -114,6 +114,7 @@ class TrainSection:
     save_total_limit: int = 2
     keep_checkpoints: bool = False  # keep OUT/checkpoints after a run that completes
     num_threads: Optional[int] = None  # torch.set_num_threads; null = leave torch's default
+    group_by_length: bool = False  # batch inputs of similar length together (much less padding on CPU)
 
     def validate(self, prefix: str = "") -> None:
         positive = {

@@ -63,9 +63,11 @@ def classification_metrics(
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} items, y_pred {len(y_pred)}")
     metrics = _summary(y_true, y_pred, labels)
-    p, r, f, s = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels.names, zero_division=0
-    ) if len(y_true) else ([0.0] * len(labels),) * 3 + ([0] * len(labels),)
+    if len(y_true):
+        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels.names, zero_division=0)
+    else:
+        p = r = f = [0.0] * len(labels)
+        s = [0] * len(labels)
     metrics["per_class"] = {
         name: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
                "support": int(s[i])}

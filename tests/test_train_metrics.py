@@ -1,0 +1,51 @@
+"""Classification metrics and confusion-matrix artefacts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlnews.train.metrics import classification_metrics, confusion, write_eval_artifacts
+from mlnews.types import LabelSet
+
+LABELS = LabelSet(["society", "economy", "sports"])
+
+
+def test_metrics_overall_per_class_and_groups():
+    y_true = ["society", "economy", "society", "sports", "economy", "society"]
+    y_pred = ["society", "economy", "economy", "sports", "economy", "society"]
+    langs = ["ru", "ru", "uk", "uk", "ru", "uk"]
+    sources = ["a", "a", "b", "b", "a", "b"]
+    m = classification_metrics(y_true, y_pred, LABELS, langs=langs, sources=sources)
+    assert m["n"] == 6 and m["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
+    # society P=1 R=2/3 F1=0.8; economy P=2/3 R=1 F1=0.8; sports 1.0 -> macro 0.8667
+    assert m["macro_f1"] == pytest.approx(0.8667, abs=1e-4)
+    assert m["per_class"]["society"] == {"precision": 1.0, "recall": 0.6667, "f1": 0.8, "support": 3}
+    assert m["per_lang"]["ru"] == {"n": 3, "accuracy": 1.0, "macro_f1": 1.0}
+    assert m["per_lang"]["uk"]["n"] == 3 and m["per_lang"]["uk"]["accuracy"] == pytest.approx(0.6667, abs=1e-4)
+    assert set(m["per_source"]) == {"a", "b"}
+
+
+def test_group_macro_f1_counts_only_labels_present_in_the_group():
+    # One language has only "sports": a perfect score there is 1.0, not 1/3.
+    m = classification_metrics(["sports", "sports"], ["sports", "sports"], LABELS, langs=["uk", "uk"])
+    assert m["per_lang"]["uk"]["macro_f1"] == 1.0
+
+
+def test_confusion_matrix_files(tmp_path):
+    y_true = ["society", "economy", "sports", "sports"]
+    y_pred = ["society", "sports", "sports", "society"]
+    cm = confusion(y_true, y_pred, LABELS)
+    assert cm.tolist() == [[1, 0, 0], [0, 0, 1], [1, 0, 1]]
+    m = write_eval_artifacts(tmp_path, y_true, y_pred, LABELS, extra={"split": "test"})
+    assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "test"
+    assert m["n"] == 4
+    lines = (tmp_path / "confusion_matrix.csv").read_text().splitlines()
+    assert lines == ["true\\predicted,society,economy,sports", "society,1,0,0", "economy,0,0,1", "sports,1,0,1"]
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mismatched_lengths_raise():
+    with pytest.raises(ValueError, match="y_true has 2 items"):
+        classification_metrics(["a", "b"], ["a"], LabelSet(["a", "b"]))
