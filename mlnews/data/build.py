@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 from array import array
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -108,10 +108,30 @@ def _iter_source(idx: int, cfg: DataConfig, resolver: PathResolver, mappings: di
                        h.label_origin)
 
 
-def iter_items(cfg: DataConfig, resolver: PathResolver, mappings: dict) -> Iterator[Item]:
-    """All rows of all sources, in config order (the same order on every pass)."""
-    for idx in range(len(cfg.sources)):
-        yield from _iter_source(idx, cfg, resolver, mappings)
+def iter_items(
+    cfg: DataConfig, resolver: PathResolver, mappings: dict, spool: Optional[Path] = None
+) -> Iterator[Item]:
+    """All rows of all sources, in config order (the same order on every pass).
+
+    With ``spool`` (a folder), rows of page/HTML sources are parsed once: the first pass writes
+    them to ``spool/<source index>.jsonl`` and later passes read them back from there.
+    """
+    for idx, src in enumerate(cfg.sources):
+        if spool is None or src.type == "corpus":
+            yield from _iter_source(idx, cfg, resolver, mappings)
+            continue
+        part = spool / f"{idx}.jsonl"
+        if part.exists():
+            with open(part, encoding="utf-8") as fh:
+                for line in fh:
+                    yield Item(**json.loads(line))
+            continue
+        tmp = part.with_suffix(".partial")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for item in _iter_source(idx, cfg, resolver, mappings):
+                fh.write(json.dumps(asdict(item), ensure_ascii=False) + "\n")
+                yield item
+        tmp.rename(part)
 
 
 def _model_text(item: Item) -> str:
@@ -157,6 +177,14 @@ def run_build(
     cfg: DataConfig, resolver: PathResolver, out: str | Path, progress: Optional[Progress] = None
 ) -> dict:
     """Build the dataset folder ``out`` (atomically) and return its stats dict."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mlnews-build-") as spool:
+        return _run_build(cfg, resolver, Path(out), progress, Path(spool))
+
+
+def _run_build(cfg: DataConfig, resolver: PathResolver, out: Path, progress: Optional[Progress],
+               spool: Path) -> dict:
     from mlnews.ingest.corpus import load_mappings
 
     progress = progress or (lambda stage, n: None)
@@ -195,7 +223,7 @@ def run_build(
     # ---- pass 1: scan -------------------------------------------------------------------------
     sc = _Scan()
     n = 0
-    for item in iter_items(cfg, resolver, mappings):
+    for item in iter_items(cfg, resolver, mappings, spool):
         src = cfg.sources[item.cfg_source]
         if item.source not in source_idx:
             source_idx[item.source] = len(sources)
@@ -312,7 +340,7 @@ def run_build(
                 batch_idx.clear()
                 batch_txt.clear()
 
-            for i, item in enumerate(iter_items(cfg, resolver, mappings)):
+            for i, item in enumerate(iter_items(cfg, resolver, mappings, spool)):
                 if pool[i]:
                     batch_idx.append(i)
                     batch_txt.append(_model_text(item))
@@ -400,7 +428,7 @@ def run_build(
         parts = {(task, s): open(work / f"{task}-{s}.jsonl", "w", encoding="utf-8")
                  for task in ("classification", "summarisation") for s in SPLITS}
         try:
-            for i, item in enumerate(iter_items(cfg, resolver, mappings)):
+            for i, item in enumerate(iter_items(cfg, resolver, mappings, spool)):
                 if split[i] < 0:
                     continue
                 sname = SPLITS[split[i]]
