@@ -341,9 +341,10 @@ RUN_CLI = r'''
 def run_cli(*args) -> None:
     """Run `mlnews ARGS` exactly as a user would; print the end of its output; stop here if it fails."""
     print("$ mlnews", " ".join(map(str, args)))
-    proc = subprocess.run([sys.executable, "-m", "mlnews", *map(str, args)], capture_output=True, text=True)
-    lines = [line.rsplit("\r", 1)[-1] for line in (proc.stdout + proc.stderr).splitlines()]
-    print("\n".join(line for line in lines if line.strip())[-3000:])
+    env = {**os.environ, "TQDM_DISABLE": "1", "NO_COLOR": "1"}  # no progress bars in the notebook
+    proc = subprocess.run([sys.executable, "-m", "mlnews", *map(str, args)], capture_output=True, text=True, env=env)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line.rsplit("\r", 1)[-1]) for line in (proc.stdout + proc.stderr).splitlines()]
+    print("\n".join(line for line in lines if line.strip() and "it/s]" not in line)[-3000:])
     if proc.returncode != 0:
         raise RuntimeError(f"mlnews {args[0]} exited with {proc.returncode}; see its output above")
 
@@ -378,6 +379,7 @@ EXTRA_OVERRIDES = os.environ.get("MLNEWS_NB_TRANSFORMER_OVERRIDES", "")  # more 
 N_ERRORS = int(os.environ.get("MLNEWS_NB_ERRORS", "12"))  # most confident errors listed per model
 ''' + SETUP + r'''
 # %%
+import re
 import shlex
 import shutil
 import subprocess
@@ -529,6 +531,7 @@ N_SHOW = int(os.environ.get("MLNEWS_NB_ARTICLES", "4"))  # articles shown side b
 EVAL_MAX = int(os.environ.get("MLNEWS_NB_EVAL_MAX", "100"))  # test articles scored with ROUGE
 ''' + SETUP + r'''
 # %%
+import re
 import shlex
 import shutil
 import subprocess
