@@ -1,4 +1,4 @@
-"""Human-readable ``stats.md`` from the ``stats.json`` of a build."""
+"""Build statistics: ``stats.json`` (:func:`compute_stats`) and its human-readable ``stats.md``."""
 
 from __future__ import annotations
 
@@ -70,3 +70,64 @@ def render_stats_md(stats: dict) -> str:
             f"same-body unions: {d['same_body_unions']}; groups with several rows: {d['groups_with_several_rows']} "
             f"({d['rows_in_shared_groups']} rows)."]
     return "\n".join(out) + "\n"
+
+
+def compute_stats(cfg, n, sources, langs, label_names, cls, summ, split, label, origin, src_code, lang_arr,
+                  kind_arr, cfg_source, mapper, capped, weak_stats, dedup_stats, errors) -> dict:
+    """The ``stats.json`` dict from the builder's per-row code arrays (see :mod:`mlnews.data.build`)."""
+    import numpy as np
+
+    from mlnews.data.scan import NOT_ARTICLE, REASONS, R
+    from mlnews.data.config import ORIGINS
+
+    def name_of(arr_reason):
+        return REASONS[arr_reason]
+
+    kinds = ("headline", "article")
+    cls_rows = Counter()
+    keep = np.flatnonzero(cls == R["keep"])
+    for s, lab, lg, src, k, o in zip(split[keep], label[keep], lang_arr[keep], src_code[keep], kind_arr[keep],
+                                     origin[keep]):
+        cls_rows[(SPLITS[s], label_names[lab], langs[lg], sources[src], kinds[k], ORIGINS[o])] += 1
+    sum_rows = Counter()
+    skeep = np.flatnonzero(summ == R["keep"])
+    for s, lg, src in zip(split[skeep], lang_arr[skeep], src_code[skeep]):
+        sum_rows[(SPLITS[s], langs[lg], sources[src])] += 1
+    dropped_cls = Counter(name_of(r) for r in cls[cls != R["keep"]])
+    articles = summ != NOT_ARTICLE
+    dropped_sum = Counter(name_of(r) for r in summ[articles & (summ != R["keep"])])
+    per_source = {}
+    for si, name in enumerate(sources):
+        m = src_code == si
+        per_source[name] = {
+            "rows": int(m.sum()),
+            "articles": int((m & (kind_arr == 1)).sum()),
+            "classification_kept": int((m & (cls == R["keep"])).sum()),
+            "summarisation_kept": int((m & (summ == R["keep"])).sum()),
+            "classification_dropped": dict(Counter(name_of(r) for r in cls[m & (cls != R["keep"])])),
+            "summarisation_dropped": dict(Counter(name_of(r) for r in summ[m & articles & (summ != R["keep"])])),
+        }
+    return {
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "labels": label_names,
+        "input_rows": int(n),
+        "input_articles": int(articles.sum()),
+        "classification": {
+            "splits": {s: int(((split == i) & (cls == R["keep"])).sum()) for i, s in enumerate(SPLITS)},
+            "rows": [dict(zip(("split", "label", "lang", "source", "kind", "label_origin"), k), count=v)
+                     for k, v in sorted(cls_rows.items())],
+            "dropped": dict(sorted(dropped_cls.items())),
+        },
+        "summarisation": {
+            "splits": {s: int(((split == i) & (summ == R["keep"])).sum()) for i, s in enumerate(SPLITS)},
+            "rows": [dict(zip(("split", "lang", "source"), k), count=v) for k, v in sorted(sum_rows.items())],
+            "dropped": dict(sorted(dropped_sum.items())),
+        },
+        "sources": per_source,
+        "unmapped_labels": {s: dict(c.most_common()) for s, c in sorted(mapper.unmapped.items())},
+        "capped": capped,
+        "weak": weak_stats,
+        "dedup": dedup_stats,
+        "malformed_examples": errors,
+    }
