@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -14,7 +14,7 @@ def make_tfidf_pipeline(
     char_ngram_range: tuple[int, int] = (2, 5),
     max_features: Optional[int] = 200_000,
     C: float = 4.0,
-    class_weight: Optional[Literal["balanced"]] = "balanced",
+    class_weight: Union[Literal["balanced"], dict[str, float], None] = "balanced",
     min_df: int = 1,
     sublinear_tf: bool = True,
     max_iter: int = 2000,
@@ -22,7 +22,8 @@ def make_tfidf_pipeline(
 ) -> Pipeline:
     """Word n-gram + character n-gram (``char_wb``) TF-IDF features -> logistic regression.
 
-    ``max_features`` caps each vocabulary (None: unlimited). Only scikit-learn types are used, so
+    ``max_features`` caps each vocabulary (None: unlimited); ``class_weight`` is ``"balanced"``,
+    a ``{label: weight}`` mapping or None. Only scikit-learn types are used, so
     the fitted pipeline saves and loads with skops without trusting custom code. Input texts are
     lowercased by the vectorisers; ``clf.classes_`` are the label names the pipeline was fitted on.
 
