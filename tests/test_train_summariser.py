@@ -104,6 +104,8 @@ def test_config_errors_name_the_key(tmp_path, tiny_encoder, data_file):
         load_summariser_config(path, ["generation.num_beams=0"])
     with pytest.raises(ConfigError, match=r"generation\.beams"):
         load_summariser_config(path, ["generation.beams=2"])
+    with pytest.raises(ConfigError, match=r"train\.class_weights"):
+        load_summariser_config(path, ["train.class_weights=balanced"])
 
 
 def test_jsonl_rows_errors_name_the_line(tmp_path):
@@ -163,6 +165,15 @@ def test_tiny_model_overfits_and_folder_reloads(tmp_path, tiny_encoder, data_fil
     summary = Summariser.load(str(out)).summarise(_examples()[0]["text"], max_words=5)
     assert summary.text and len(summary.text.split()) <= 5
     assert summary.method.startswith("seq2seq:")
+
+    # Long articles: chunking from the manifest summarises several windows and says so.
+    original = (out / "mlnews.json").read_text(encoding="utf-8")
+    manifest["input"].update(chunking="chunks", max_length=16, max_chunks=2)
+    (out / "mlnews.json").write_text(json.dumps(manifest), encoding="utf-8")
+    long_text = " ".join(r["text"] for r in _examples()[:3])
+    chunked = Summariser.load(str(out)).summarise(long_text)
+    assert chunked.text and any("2 chunks" in n for n in chunked.notes)
+    (out / "mlnews.json").write_text(original, encoding="utf-8")
 
     again = evaluate(str(out), str(data_file), "test", tmp_path / "eval")
     assert again["rougeL"] == pytest.approx(after["rougeL"])

@@ -36,8 +36,16 @@ def summarise_cmd(
         mlnews summarise page.html --model textrank --max-words 40 --json
         cat article.txt | mlnews summarise - --model models/summariser-e5
     """
+    import os
     import sys
     import time
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar around a summary
+    if not model.startswith(("lead", "textrank")) or similarity != "tfidf":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
     from mlnews.errors import InputError
     from mlnews.infer.summariser import Summariser

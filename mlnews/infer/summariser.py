@@ -184,9 +184,16 @@ def encoder_embedder(name: str, batch_size: int = 32, max_length: int = 128) -> 
 
     from mlnews.models import resolve
 
+    import transformers
+
     resolved = resolve(name)
     tok = AutoTokenizer.from_pretrained(resolved.path)
-    model = AutoModel.from_pretrained(resolved.path).eval()
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # e5 folders have no pooler; we mean-pool instead
+    try:
+        model = AutoModel.from_pretrained(resolved.path).eval()
+    finally:
+        transformers.logging.set_verbosity(verbosity)
 
     def embed(sentences: list[str]):
         chunks = []
