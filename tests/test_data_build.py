@@ -253,6 +253,19 @@ def test_cli_errors_and_overrides(tmp_path, capsys):
     assert exc.value.code == 2 and "not a dataset folder" in capsys.readouterr().err
 
 
+def test_out_that_is_not_a_dataset_is_never_replaced(tmp_path):
+    write_corpus(tmp_path)
+    cfg = write_config(tmp_path)
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match="exists and is not a dataset folder; refusing to replace it"):
+        build_dataset(cfg, precious)
+    assert (precious / "keep.txt").read_text(encoding="utf-8") == "mine"
+    with pytest.raises(InputError, match="not a dataset folder"):
+        build_dataset(cfg, precious / "keep.txt")
+
+
 def test_ensure_dataset_builds_once_and_reuses(tmp_path):
     write_corpus(tmp_path)
     cfg = write_config(tmp_path)

@@ -31,7 +31,7 @@ from mlnews.data.sources import iter_items, model_text
 from mlnews.data.split import assign_splits
 from mlnews.data.stats import compute_stats, render_stats_md
 from mlnews.data.taxonomy import LabelMapper, load_taxonomy
-from mlnews.errors import ConfigError
+from mlnews.errors import ConfigError, InputError
 from mlnews.io import atomic_dir, write_json, write_text
 
 Progress = Callable[[str, int], None]
@@ -40,7 +40,14 @@ Progress = Callable[[str, int], None]
 def run_build(
     cfg: DataConfig, resolver: PathResolver, out: str | Path, progress: Optional[Progress] = None
 ) -> dict:
-    """Build the dataset folder ``out`` (atomically) and return its stats dict."""
+    """Build the dataset folder ``out`` (atomically) and return its stats dict.
+
+    An existing ``out`` is replaced only if it is a dataset folder (or empty): a build never
+    deletes an unrelated folder given by mistake.
+    """
+    out = Path(out)
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or (out / "labels.json").is_file())):
+        raise InputError(f"{out}: exists and is not a dataset folder; refusing to replace it (choose another --out)")
     progress = progress or (lambda stage, n: None)
     taxonomy = load_taxonomy(resolver.file(cfg.taxonomy, "taxonomy"))
     mapper = LabelMapper(taxonomy, cfg.label_maps)
