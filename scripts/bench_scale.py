@@ -145,6 +145,11 @@ def main() -> None:
     for w in sorted({r["workers"] for r in runs}):
         secs = [r["seconds"] for r in runs if r["workers"] == w]
         res[f"workers_{w}_rows_per_s_mean"] = round(args.rows * len(secs) / sum(secs))
+    import ray
+    import shutil
+
+    ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
     text = json.dumps(res, indent=2, ensure_ascii=False)
     print(text)
     if args.json:
