@@ -102,3 +102,30 @@ def test_shipped_mapping_reads_every_shared_file(repo, shared_data):
         expected = Headline if name.startswith("headlines_") else Article
         assert items and all(isinstance(x, expected) for x in items), name
         assert all(x.lang in ("ru", "uk") and x.source and x.id for x in items)
+
+
+def test_lenient_reading_accounts_for_every_line(tmp_path_factory):
+    """Property: with strict=False every non-blank line yields exactly one item or one InputError."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.none(), st.text(max_size=20), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2))
+    records = st.dictionaries(st.sampled_from(["title", "text", "label", "lang", "x"]), values, max_size=5)
+    lines = st.lists(st.one_of(records.map(lambda r: json.dumps(r, ensure_ascii=False)),
+                               st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=15)),
+                     max_size=12)
+    folder = tmp_path_factory.mktemp("prop")
+
+    @settings(max_examples=60, deadline=None)
+    @given(lines)
+    def check(raw_lines):
+        raw_lines = [ln.replace("\n", " ").replace("\r", " ") for ln in raw_lines]
+        f = folder / "p.jsonl"
+        f.write_text("\n".join(raw_lines) + "\n", encoding="utf-8")
+        # what Python itself sees as lines: splitting on \n only, like the reader
+        nonblank = [ln for ln in f.read_text(encoding="utf-8").split("\n") if ln.strip()]
+        out = list(iter_corpus(f, ColumnMapping(text="text", label="label", lang="lang"), strict=False))
+        assert len(out) == len(nonblank)
+        assert all(isinstance(x, (Article, Headline, InputError)) for _, x in out)
+
+    check()
