@@ -153,13 +153,13 @@ class PathResolver:
     """Resolve config paths: absolute, else the CWD, the config's folder, the repo root."""
 
     def __init__(self, config_path: Optional[Path]):
-        self.bases = [Path.cwd()]
-        if config_path is not None:
-            self.bases += [config_path.resolve().parent, repo_root_for(config_path)]
-        else:
-            from mlnews.config import project_root
+        from mlnews.config import project_root
 
-            self.bases.append(project_root())
+        bases = [Path.cwd()]
+        if config_path is not None:
+            bases += [config_path.resolve().parent, repo_root_for(config_path)]
+        bases.append(project_root())  # the shipped configs/ (taxonomy, keywords, mappings)
+        self.bases = list(dict.fromkeys(b.resolve() for b in bases))
 
     def file(self, value: str, key: str, *, kind: str = "file") -> Path:
         p = Path(os.path.expanduser(value))
@@ -167,7 +167,7 @@ class PathResolver:
         for c in candidates:
             if c.exists():
                 return c.resolve()
-        tried = ", ".join(str(c) for c in candidates)
+        tried = ", ".join(os.path.normpath(c) for c in candidates)
         raise ConfigError(f"{key}: {kind} {value!r} not found (looked in {tried})")
 
     def many(self, value: str, key: str) -> list[Path]:
