@@ -193,10 +193,9 @@ def main() -> None:
     ap.add_argument("--test-n", type=int, default=2000)
     ap.add_argument("--stream-rows", type=int, default=1_000_000)
     ap.add_argument("--min-count", type=int, default=200, help="drop labels with fewer headlines than this")
+    ap.add_argument("--no-quality", action="store_true", help="skip the macro-F1 comparison on the test split")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
-
-    from sklearn.metrics import f1_score
 
     from mlnews.infer.classifier import Classifier
     from mlnews.infer.onnx import export_onnx
@@ -218,7 +217,8 @@ def main() -> None:
     if not (tfidf_dir / "mlnews.json").exists():
         build_tfidf(tfidf_dir, train, labels)
     onnx_dir = args.work / "onnx-int8"
-    export_onnx(model_dir, onnx_dir, int8=True)
+    if not (onnx_dir / "mlnews.json").exists() or args.model:
+        export_onnx(model_dir, onnx_dir, int8=True)
     res["setup_seconds"] = round(time.perf_counter() - t0, 1)
     print(f"models ready in {res['setup_seconds']}s: {model_dir}, {onnx_dir}, {tfidf_dir}", file=sys.stderr)
 
@@ -240,17 +240,8 @@ def main() -> None:
     speeds["speedup_torch_vs_pipeline"] = round(speeds["b_mlnews_torch"]["headlines_per_s"] / speeds["a_pipeline"]["headlines_per_s"], 2)
     res["speed"] = speeds
 
-    gold = [lab for _, lab in test]
-    texts = [t for t, _ in test]
-    preds = {name: mlnews_rate(clf, texts)[1] for name, clf in (("torch", torch_clf), ("onnx_int8", onnx_clf), ("tfidf", tfidf_clf))}
-    f1 = {name: round(100 * f1_score(gold, p, average="macro"), 2) for name, p in preds.items()}
-    res["quality"] = {
-        "macro_f1": f1,
-        "onnx_int8_minus_torch_points": round(f1["onnx_int8"] - f1["torch"], 2),
-        "onnx_torch_agreement": round(float(np.mean([a == b for a, b in zip(preds["torch"], preds["onnx_int8"])])), 4),
-        "test_rows": len(test),
-    }
-    print(f"macro-F1: {f1}", file=sys.stderr)
+    if not args.no_quality:
+        res["quality"] = quality(test, torch_clf, onnx_clf, tfidf_clf)
     if args.stream_rows:
         res["stream"] = {"model": "tfidf", **stream_rss(tfidf_dir, [t for t, _ in data], args.stream_rows, args.work)}
         print(f"stream: {res['stream']}", file=sys.stderr)
@@ -258,6 +249,23 @@ def main() -> None:
     print(out)
     if args.json:
         args.json.write_text(out + "\n", encoding="utf-8")
+
+
+def quality(test: list[tuple[str, str]], torch_clf, onnx_clf, tfidf_clf) -> dict:
+    """Macro-F1 (points) of each engine on the labelled test split, and torch/ONNX agreement."""
+    from sklearn.metrics import f1_score
+
+    gold = [lab for _, lab in test]
+    texts = [t for t, _ in test]
+    preds = {name: mlnews_rate(clf, texts)[1] for name, clf in (("torch", torch_clf), ("onnx_int8", onnx_clf), ("tfidf", tfidf_clf))}
+    f1 = {name: round(100 * f1_score(gold, p, average="macro"), 2) for name, p in preds.items()}
+    print(f"macro-F1: {f1}", file=sys.stderr)
+    return {
+        "macro_f1": f1,
+        "onnx_int8_minus_torch_points": round(f1["onnx_int8"] - f1["torch"], 2),
+        "onnx_torch_agreement": round(float(np.mean([a == b for a, b in zip(preds["torch"], preds["onnx_int8"])])), 4),
+        "test_rows": len(test),
+    }
 
 
 if __name__ == "__main__":
