@@ -22,7 +22,6 @@ in local mode, and no stage holds more than a batch (or a shard being written) a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
