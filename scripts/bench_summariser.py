@@ -64,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {m}", file=sys.stderr, flush=True)
         results.append((m, evaluate(m, args.data, args.split, None)))
     if args.encoder:
-        from mlnews.train import summariser as trainmod
-
         print(f"bench: textrank-1 + {args.encoder}", file=sys.stderr, flush=True)
         s = Summariser.load("textrank-1", similarity=args.encoder)
         rows = [r for r in load_rows(args.data, args.split) if r["text"].strip()]
@@ -78,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
             by_target[target] = corpus_scores([preds[i] for i in idx], [rows[i][target] for i in idx],
                                               [rows[i]["lang"] for i in idx])
         results.append((f"textrank-1 ({args.encoder} similarity)", {"by_target": by_target, "seconds_per_article": spa}))
-        _ = trainmod
     for folder in args.model:
         print(f"bench: {folder}", file=sys.stderr, flush=True)
         res = evaluate(folder, args.data, args.split, None)

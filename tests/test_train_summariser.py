@@ -155,6 +155,7 @@ def test_tiny_model_overfits_and_folder_reloads(tmp_path, tiny_encoder, data_fil
                  "metrics.json", "README.md", "tokenizer.json"):
         assert (out / name).is_file(), name
     assert not (out / "checkpoints").exists()
+    assert not list(out.glob("*.bin")) and not list(out.glob("*.pt"))  # no pickles in a model folder
     manifest = json.loads((out / "mlnews.json").read_text(encoding="utf-8"))
     assert manifest["task"] == "summarisation" and manifest["kind"] == "seq2seq"
     gen = json.loads((out / "generation_config.json").read_text(encoding="utf-8"))

@@ -500,6 +500,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out_dir))  # safetensors + config + tokenizer
+    (out_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle: never ship one in a model folder
     model.generation_config.save_pretrained(out_dir)
     write_text(out_dir / "train_config.yaml", dump_yaml(cfg))
     history = {
@@ -516,7 +517,11 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     write_json(out_dir / "train_history.json", history)
     _write_manifest(out_dir, cfg, base)
 
-    metrics = evaluate(str(out_dir), d.path, d.test_split, None, max_examples=d.eval_max_examples, langs=d.langs)
+    try:
+        metrics = evaluate(str(out_dir), d.path, d.test_split, None, max_examples=d.eval_max_examples, langs=d.langs)
+    except InputError as exc:  # e.g. no test split: keep the trained model, say why it is unscored
+        print(f"summariser: not evaluated: {exc}", flush=True)
+        metrics = {"split": d.test_split, "n": 0, "not_evaluated": str(exc)}
     metrics["training"] = {k: v for k, v in history.items() if k != "log"}
     write_json(out_dir / "metrics.json", metrics)
     _write_card(out_dir, cfg, base, metrics)
@@ -546,7 +551,7 @@ def _write_card(out_dir: Path, cfg: SummariserConfig, base: str, metrics: dict) 
     table = "\n".join(
         f"| {name} | {m['n']} | {m['rouge1']:.1f} | {m['rouge2']:.1f} | {m['rougeL']:.1f} | {m['chrf']:.1f} |"
         for name, m in rows
-    )
+    ) if "rouge1" in metrics else f"| not evaluated: {metrics.get('not_evaluated', '?')} | | | | | |"
     tr = metrics.get("training", {})
     text = template.substitute(
         name=out_dir.name,
