@@ -72,9 +72,10 @@ def nb_env(tmp_path_factory, tiny_encoder) -> dict[str, str]:
     return {
         "MLNEWS_NB_DATA": "sample",
         "MLNEWS_NB_OUT": str(out),
+        "MLNEWS_CACHE": str(out / "cache"),  # the sample dataset is built here, not in ~/.cache/mlnews
         "MLNEWS_NB_STEPS": "4",
         "MLNEWS_NB_EVAL_MAX": "8",
-        "MLNEWS_NB_TRANSFORMER_OVERRIDES": f"model.name_or_path={tiny_encoder} model.max_length=64 "
+        "MLNEWS_NB_TRANSFORMER_OVERRIDES": f"model.name_or_path={tiny_encoder} model.max_length=64 model.freeze_layers=0 "
                                            "train.batch_size=16 train.learning_rate=0.001",
         "MLNEWS_NB_SUMMARISER_OVERRIDES": f"model.name_or_path={tiny_encoder} model.max_length=64 "
                                           "model.decoder_layers=1 target.max_length=24 generation.num_beams=1 "
