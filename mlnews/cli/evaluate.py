@@ -58,17 +58,20 @@ def load_eval_rows(
     if split not in dd:
         raise MlnewsError(f"{folder}: split {split!r} not found (has {', '.join(dd.keys())}); see --split")
     ds = dd[split]
-    cols = {c: ds[c] for c in ("id", "text", "lead", "body", "label", "lang", "source") if c in ds.column_names}
     n = len(ds)
+    defaults = {"id": [f"{split}-{i}" for i in range(n)], "lead": [""] * n, "body": [""] * n,
+                "lang": ["unknown"] * n, "source": ["unknown"] * n}
+    cols = {c: ds[c] if c in ds.column_names else defaults[c]
+            for c in ("id", "text", "lead", "body", "label", "lang", "source")}
     rows = [
         {
-            "id": str(cols.get("id", range(n))[i]),
-            "text": cols["text"][i],
-            "lead": cols.get("lead", [""] * n)[i] or "",
-            "body": cols.get("body", [""] * n)[i] or "",
+            "id": str(cols["id"][i]),
+            "text": cols["text"][i] or "",
+            "lead": cols["lead"][i] or "",
+            "body": cols["body"][i] or "",
             "label": cols["label"][i],
-            "lang": cols.get("lang", ["unknown"] * n)[i] or "unknown",
-            "source": cols.get("source", ["unknown"] * n)[i] or "unknown",
+            "lang": cols["lang"][i] or "unknown",
+            "source": cols["source"][i] or "unknown",
         }
         for i in range(n)
     ]
@@ -107,11 +110,11 @@ def evaluate_classifier(
         else:
             kept.append(r)
     if not kept:
-        raise_from = f"{source_name}: " if source_name else ""
         from mlnews.errors import InputError
 
+        where = f"{source_name}: " if source_name else ""
         raise InputError(
-            f"{raise_from}no rows to evaluate ({len(rows)} read; skipped {dict(skipped)}; "
+            f"{where}no rows to evaluate ({len(rows)} read; skipped {dict(skipped)}; "
             f"labels outside the model: {dict(unknown.most_common(5))}; model labels: {', '.join(clf.labels.names)})"
         )
     probs = clf.predict_proba(

@@ -98,43 +98,40 @@ def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
         missing = [c for c in ("text", "label", "lang", "source") if c not in cols]
         if missing:
             raise MlnewsError(f"{dataset_dir}: split {name!r} lacks columns {missing}")
-        col = {c: rows[c] for c in ("id", "text", "lead", "body", "label", "lang", "source", "label_origin", "confidence") if c in cols}
         n_in = len(rows)
+        defaults = {"id": [f"{name}-{i}" for i in range(n_in)], "lead": [""] * n_in, "body": [""] * n_in,
+                    "label_origin": ["unknown"] * n_in, "confidence": [1.0] * n_in}
+        col = {c: rows[c] if c in cols else defaults[c]
+               for c in ("id", "text", "lead", "body", "label", "lang", "source", "label_origin", "confidence")}
         dropped: Counter[str] = Counter()
         keep = []
         for i in range(n_in):
             if col["label"][i] not in labels:
                 dropped["label_not_in_label_set"] += 1
-                continue
-            if not (col["text"][i] or "").strip():
+            elif not (col["text"][i] or "").strip():
                 dropped["empty_text"] += 1
-                continue
-            if role == "train":
-                if d.label_origins and col.get("label_origin", [None] * n_in)[i] not in d.label_origins:
-                    dropped["label_origin_not_selected"] += 1
-                    continue
-                if col.get("confidence") is not None and (col["confidence"][i] or 0.0) < d.min_confidence:
-                    dropped["below_min_confidence"] += 1
-                    continue
-            keep.append(i)
+            elif role == "train" and d.label_origins and col["label_origin"][i] not in d.label_origins:
+                dropped["label_origin_not_selected"] += 1
+            elif role == "train" and (col["confidence"][i] or 0.0) < d.min_confidence:
+                dropped["below_min_confidence"] += 1
+            else:
+                keep.append(i)
         cap = d.max_train_examples if role == "train" else (cfg.train.eval_max_examples if role == "validation" else None)
         if cap is not None and len(keep) > cap:
             sub = stratified_subset([col["label"][i] for i in keep], cap, cfg.train.seed)
             dropped["capped_max_examples"] += len(keep) - len(sub)
             keep = [keep[j] for j in sub]
-        empty = [""] * n_in
-        leads, bodies = col.get("lead", empty), col.get("body", empty)
         splits[role] = SplitData(
             inputs=[
-                compose_text(col["text"][i], leads[i] or "", bodies[i] or "", use_lead=d.use_lead,
+                compose_text(col["text"][i], col["lead"][i] or "", col["body"][i] or "", use_lead=d.use_lead,
                              body_chars=d.body_chars, prefix=prefix)
                 for i in keep
             ],
             labels=[col["label"][i] for i in keep],
             langs=[col["lang"][i] or "other" for i in keep],
             sources=[col["source"][i] or "unknown" for i in keep],
-            origins=[col.get("label_origin", ["unknown"] * n_in)[i] for i in keep],
-            ids=[str(col.get("id", list(range(n_in)))[i]) for i in keep],
+            origins=[col["label_origin"][i] or "unknown" for i in keep],
+            ids=[str(col["id"][i]) for i in keep],
         )
         report["splits"][role] = {"split": name, "rows_in": n_in, "used": len(keep), "dropped": dict(dropped)}
         if not keep:

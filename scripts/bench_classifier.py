@@ -1,0 +1,116 @@
+#!/usr/bin/env python
+"""Benchmark the topic classifiers: TF-IDF baseline vs the default e5 transformer.
+
+Trains each config with ``mlnews train`` (skipped when the model folder is already complete), then
+reports macro-F1 and accuracy overall, per language and per source on the test split of the
+training dataset (from each folder's metrics.json), and on the bundled sample (``data/sample``:
+original ru/uk headlines and articles, an independent set), plus training time. Prints a Markdown
+report (``--md FILE`` also writes it) and a JSON summary (``--json FILE``).
+
+    python scripts/bench_classifier.py --out runs/bench               # trains both (~30 min CPU)
+    python scripts/bench_classifier.py --out runs/bench --md /tmp/classifier.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS = {"tfidf": "configs/classifier/tfidf.yaml", "e5-small": "configs/classifier/e5-small.yaml"}
+SAMPLE = {  # file -> (text field, lead field, body field)
+    "sample headlines": ("data/sample/headlines.jsonl", "title", "lead", "body"),
+    "sample articles": ("data/sample/articles.jsonl", "title", "lead", "text"),
+}
+
+
+def train(name: str, config: str, out: Path) -> float | None:
+    """Train unless ``out`` is already a finished model folder; returns wall seconds (None if skipped)."""
+    if (out / "mlnews.json").is_file():
+        print(f"[bench] {name}: using existing {out}", file=sys.stderr)
+        return None
+    cmd = [sys.executable, "-m", "mlnews", "train", str(REPO / config), "--out", str(out)]
+    print(f"[bench] {' '.join(cmd)}", file=sys.stderr)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=REPO)
+    return time.perf_counter() - start
+
+
+def evaluate_sample(model_dir: Path) -> dict[str, dict]:
+    from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
+
+    results = {}
+    for label, (path, text_f, lead_f, body_f) in SAMPLE.items():
+        p = REPO / path
+        if not p.is_file():
+            continue
+        rows, _ = load_eval_rows(p, "test", label_field="label", text_field=text_f, lead_field=lead_f, body_field=body_f)
+        out = model_dir / f"eval-{p.stem}"
+        results[label] = evaluate_classifier(model_dir, rows, out, source_name=str(p))
+    return results
+
+
+def fmt(m: dict | None) -> str:
+    return "-" if not m else f"{m['macro_f1']:.3f} / {m['accuracy']:.3f} ({m['n']})"
+
+
+def report(results: dict[str, dict]) -> str:
+    names = list(results)
+    head = "| set | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + " | Δ macro-F1 |"
+    sep = "|---|" + "---|" * (len(names) + 1)
+
+    def row(label: str, ms: list[dict | None]) -> str:
+        delta = "-"
+        if len(ms) == 2 and ms[0] and ms[1]:
+            delta = f"{(ms[1]['macro_f1'] - ms[0]['macro_f1']) * 100:+.1f}"
+        return f"| {label} | " + " | ".join(fmt(m) for m in ms) + f" | {delta} |"
+
+    lines = ["### Test split of configs/data/default.yaml", "", head, sep]
+    test = [results[n]["test"] for n in names]
+    lines.append(row("**overall**", test))
+    for key, title in (("per_lang", "lang"), ("per_source", "source")):
+        groups = sorted({g for m in test for g in m.get(key, {})})
+        for g in groups:
+            lines.append(row(f"{title}={g}", [m.get(key, {}).get(g) for m in test]))
+    lines += ["", "### Bundled sample (data/sample: original ru/uk texts, not in ../shared/data)", "", head, sep]
+    for label in SAMPLE:
+        ms = [results[n]["sample"].get(label) for n in names]
+        if not any(ms):
+            continue
+        lines.append(row(f"**{label}**", ms))
+        for g in sorted({g for m in ms if m for g in m.get("per_lang", {})}):
+            lines.append(row(f"{label}, lang={g}", [m.get("per_lang", {}).get(g) if m else None for m in ms]))
+    lines += ["", "### Training time", "", "| model | train (s, fit only) | wall (s, whole command) |", "|---|---|---|"]
+    for n in names:
+        wall = results[n]["wall_seconds"]
+        lines.append(f"| {n} | {results[n]['test'].get('train_seconds', '-')} | {'-' if wall is None else round(wall)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench", help="folder for the model folders")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--md", type=Path, help="also write the Markdown report here")
+    ap.add_argument("--json", type=Path, help="write all numbers as JSON here")
+    args = ap.parse_args()
+    results: dict[str, dict] = {}
+    for name in args.models:
+        model_dir = args.out / name
+        wall = train(name, MODELS[name], model_dir)
+        test = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        results[name] = {"wall_seconds": wall, "test": test, "sample": evaluate_sample(model_dir)}
+    md = report(results)
+    print(md)
+    if args.md:
+        args.md.write_text(md, encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
