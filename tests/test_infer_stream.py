@@ -121,16 +121,20 @@ def test_resolve_inputs_checks_paths_and_formats(tmp_path: Path):
         resolve_inputs(["-"], "xml")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="directory has no files"):
+    with pytest.raises(InputError, match="directory has no page files"):
         resolve_inputs([str(empty)])
     pages = tmp_path / "pages"
     (pages / "sub").mkdir(parents=True)
-    for name in ("b.txt", "a.txt", "sub/c.txt", ".hidden.txt"):
+    for name in ("b.txt", "a.html", "sub/c", ".hidden.txt", "expected.json"):
         (pages / name).write_text("x", encoding="utf-8")
     (pages / ".git").mkdir()
     (pages / ".git" / "HEAD").write_text("x", encoding="utf-8")
-    got = resolve_inputs([str(pages)])
-    assert got == [(str(pages / "a.txt"), "page"), (str(pages / "b.txt"), "page"), (str(pages / "sub" / "c.txt"), "page")]
+    ignored: list[str] = []
+    got = resolve_inputs([str(pages)], ignored=ignored)
+    assert got == [(str(pages / "a.html"), "page"), (str(pages / "b.txt"), "page"), (str(pages / "sub" / "c"), "page")]
+    assert ignored == [str(pages / "expected.json")]  # reported by the caller, not silently dropped
+    forced = resolve_inputs([str(pages)], "txt")
+    assert (str(pages / "expected.json"), "txt") in forced
     # --format applies to explicit files regardless of extension
     assert resolve_inputs([str(tmp_path / "x.parquet")], "txt") == [(str(tmp_path / "x.parquet"), "txt")]
 

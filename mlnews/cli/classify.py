@@ -87,7 +87,11 @@ def classify_cmd(
         raise InputError(f"--backend {backend!r}: expected auto, torch, onnx or tfidf")
     spec = InputSpec(text_field=text_field, id_field=id_field, lead_field=lead_field, body_field=body_field, format=fmt)
     stats = StreamStats()
-    resolve_inputs(inputs, fmt)  # every path and format checked before the model loads
+    ignored: list[str] = []
+    resolve_inputs(inputs, fmt, ignored)  # every path and format checked before the model loads
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        print(f"mlnews classify: not a page file, not read: {shown}", file=sys.stderr)
     rows = iter_rows(inputs, spec, stats)
     quiet_hf_progress()
     clf = Classifier.load(model, backend=backend)
@@ -171,6 +175,8 @@ def classify_cmd(
             parts.append(f"below --min-score {uncertain}")
         if stats.blank_lines:
             parts.append(f"blank lines ignored {stats.blank_lines}")
+        if ignored:
+            parts.append(f"non-page files in directories not read {len(ignored)}")
         parts.append(f"{stats.rows_out / max(seconds, 1e-9):,.0f} rows/s")
         if output:
             parts.append(f"wrote {output}")

@@ -11,8 +11,9 @@ Everything here is a generator: memory stays flat however large the input is.
 
 Format rules (``format="auto"``): ``.jsonl``/``.ndjson`` -> JSON Lines; ``.csv`` -> CSV, ``.tsv`` ->
 tab-separated (both with a header row); ``.txt`` -> one text per line; ``.html``/``.htm`` -> a page;
-a directory -> every non-hidden regular file below it (recursively, sorted by path), each read as one
-page (page dump, HTML or plain text, auto-detected by ``mlnews.ingest.read_document``); ``-`` -> stdin,
+a directory -> every non-hidden ``.txt``/``.html``/``.htm``/extensionless file below it (recursively,
+sorted by path; other files are reported as ignored), each read as one page (page dump, HTML or plain
+text, auto-detected by ``mlnews.ingest.read_document``); ``-`` -> stdin,
 JSON Lines when its first non-blank line starts with ``{``, else one text per line.
 """
 
@@ -33,6 +34,7 @@ from mlnews.io import atomic_write
 from mlnews.text import clean_line
 
 FORMATS = ("auto", "jsonl", "csv", "tsv", "txt", "page")
+PAGE_SUFFIXES = (".txt", ".html", ".htm", "")  # files read as pages when a directory is expanded
 _EXT_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".txt": "txt", ".html": "page", ".htm": "page"}
 
 
@@ -83,8 +85,13 @@ class StreamStats:
         return sum(self.skipped.values())
 
 
-def resolve_inputs(inputs: Sequence[str], fmt: str = "auto") -> list[tuple[str, str]]:
-    """Expand INPUT arguments into ``(source, format)`` pairs, checking every path up front."""
+def resolve_inputs(inputs: Sequence[str], fmt: str = "auto", ignored: list[str] | None = None) -> list[tuple[str, str]]:
+    """Expand INPUT arguments into ``(source, format)`` pairs, checking every path up front.
+
+    In a directory (with ``fmt="auto"``) only page-like files are read: ``.txt``, ``.html``, ``.htm``
+    and files without an extension. Other files (``.json``, images, ...) are appended to ``ignored``
+    so the caller can report them; with an explicit ``fmt`` every file is read in that format.
+    """
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if not inputs:
@@ -99,8 +106,13 @@ def resolve_inputs(inputs: Sequence[str], fmt: str = "auto") -> list[tuple[str, 
             files = sorted(
                 p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
+            if fmt == "auto":
+                pages = [p for p in files if p.suffix.lower() in PAGE_SUFFIXES]
+                if ignored is not None:
+                    ignored.extend(str(p) for p in files if p.suffix.lower() not in PAGE_SUFFIXES)
+                files = pages
             if not files:
-                raise InputError(f"{arg}: directory has no files to classify")
+                raise InputError(f"{arg}: directory has no page files (.txt, .html, .htm or no extension) to classify")
             out.extend((str(p), "page" if fmt == "auto" else fmt) for p in files)
         elif path.is_file():
             if fmt != "auto":
