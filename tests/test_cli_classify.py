@@ -135,8 +135,11 @@ def test_page_dumps_and_directories(tfidf: Path, tmp_path: Path, capsys):
         "Решение вступает в силу с понедельника. Аналитики ожидали такого шага.\n",
         encoding="utf-8",
     )
+    (pages / "notes.json").write_text("{}", encoding="utf-8")
     art = read_document(str(pages / "one.txt"))
     code, out, err = run(["classify", "-m", str(tfidf), str(pages)], capsys)
+    assert f"not a page file, not read: {pages / 'notes.json'}" in err
+    assert "non-page files in directories not read 1" in err
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["id"] == f"{pages / 'one.txt'}:article" and rows[0]["text"] == art.title
