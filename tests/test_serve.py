@@ -162,3 +162,40 @@ def test_real_uvicorn_process(live_server: str):
         r = http.post("/summarise", json={"text": ARTICLE})
         assert r.status_code == 200 and r.json()["method"].startswith("textrank")
         assert http.post("/classify", json={"texts": ["a"] * 1000}).status_code == 413
+
+
+def test_model_calls_do_not_block_the_event_loop(tfidf: Path):
+    """While a /classify call is stuck inside the model, /health still answers."""
+    import asyncio
+    import threading
+
+    import numpy as np
+
+    from mlnews.infer.classifier import Classifier
+
+    started, release = threading.Event(), threading.Event()
+
+    class BlockingBackend:
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            started.set()
+            release.wait(10)
+            return np.full((len(texts), len(LABELS)), 1.0 / len(LABELS), dtype=np.float32)
+
+    manifest = {"format": 1, "task": "classification", "kind": "tfidf", "labels": LABELS, "input": {}}
+    app = create_app(Classifier(BlockingBackend(), manifest, tfidf))
+
+    async def scenario() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            slow = asyncio.create_task(http.post("/classify", json={"texts": ["a"]}))
+            while not started.is_set():
+                await asyncio.sleep(0.01)
+            health = await asyncio.wait_for(http.get("/health"), timeout=5)
+            assert not slow.done()  # the model call is still running
+            release.set()
+            return health.status_code, (await slow).status_code
+
+    try:
+        assert asyncio.run(scenario()) == (200, 200)
+    finally:
+        release.set()
