@@ -108,6 +108,7 @@ def test_transformer_and_onnx_backends_agree_on_the_cli(transformer: Path, tmp_p
 
     onnx_dir = tmp_path / "onnx"
     export_onnx(transformer, onnx_dir, int8=True)
+    capsys.readouterr()  # drop the export's own loading output
     src = tmp_path / "in.txt"
     texts = [t for t, _ in labelled_headlines()] * 5
     src.write_text("\n".join(texts) + "\n", encoding="utf-8")
