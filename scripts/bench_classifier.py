@@ -40,6 +40,19 @@ def train(name: str, config: str, out: Path) -> float | None:
     return time.perf_counter() - start
 
 
+def evaluate_test(model_dir: Path) -> dict:
+    """Recompute the test-split metrics of the training dataset (same code path as `mlnews evaluate`)."""
+    from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
+
+    trained = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    split = trained.get("split", "test")
+    rows, name = load_eval_rows(Path(trained["dataset"]), split, label_field="label", text_field="text",
+                                lead_field="lead", body_field="body")
+    metrics = evaluate_classifier(model_dir, rows, model_dir / name, source_name=trained["dataset"])
+    metrics["train_seconds"] = trained.get("train_seconds")
+    return metrics
+
+
 def evaluate_sample(model_dir: Path) -> dict[str, dict]:
     from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
 
@@ -102,8 +115,7 @@ def main() -> None:
     for name in args.models:
         model_dir = args.out / name
         wall = train(name, MODELS[name], model_dir)
-        test = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-        results[name] = {"wall_seconds": wall, "test": test, "sample": evaluate_sample(model_dir)}
+        results[name] = {"wall_seconds": wall, "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir)}
     md = report(results)
     print(md)
     if args.md:

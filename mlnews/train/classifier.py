@@ -238,10 +238,10 @@ def train_transformer(
         for cb in trainer.callback_handler.callbacks
     )
 
-    # Test-set predictions with the best model (load_best_model_at_end restored it).
-    test_ds = to_dataset(data.splits["test"])
-    logits = trainer.predict(test_ds).predictions
-    test_pred = [labels.decode(i) for i in np.asarray(logits).argmax(-1)]
+    # Test-set predictions with the best model (load_best_model_at_end restored it). Not
+    # trainer.predict: with group_by_length its eval sampler reorders rows.
+    test_pred = predict_in_order(trainer.model, tokenizer, data.splits["test"].inputs, labels,
+                                 cfg.model.max_length, t.eval_batch_size)
     val_metrics = trainer.evaluate()
 
     staging = out_dir / ".final.tmp"
@@ -273,6 +273,22 @@ def train_transformer(
         "class_weights": weights,
         "log_history": state.log_history,
     }
+
+
+def predict_in_order(model: Any, tokenizer: Any, texts: list[str], labels: LabelSet, max_length: int,
+                     batch_size: int) -> list[str]:
+    """Label names for ``texts`` in input order (eval mode, no gradients)."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    preds: list[str] = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length,
+                            padding=True, return_tensors="pt").to(device)
+            preds += [labels.decode(i) for i in model(**enc).logits.argmax(-1).tolist()]
+    return preds
 
 
 def _weighted_trainer_cls():
