@@ -13,6 +13,13 @@ from typing import IO, Any, Iterator
 from mlnews.errors import InputError
 
 
+def _umask_mode(mode: int) -> int:
+    """``mode`` minus the process umask: what a plain ``open()``/``mkdir()`` would have given."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place on success.
@@ -27,6 +34,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode(0o666))  # mkstemp creates 0600 files
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -52,6 +60,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, _umask_mode(0o777))  # mkdtemp creates 0700 folders
     try:
         yield tmp
         if path.exists():

@@ -57,3 +57,17 @@ def test_iter_jsonl_rejects_non_utf8_with_line(tmp_path):
     p.write_bytes(json.dumps({"a": 1}).encode() + b"\n" + "{\"a\": \"тест\"}".encode("cp1251") + b"\n")
     with pytest.raises(InputError, match="UTF-8"):
         list(iter_jsonl(p))
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {})
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_text("1")
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+    finally:
+        os.umask(umask)

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
-from mlnews.infer.stream import apply_umask
 from mlnews.io import atomic_dir
 from mlnews.train.manifest import read_manifest, write_manifest
 
@@ -199,9 +198,6 @@ def export_onnx(
             "check": check,
         }
         write_manifest(tmp, new_manifest)
-    apply_umask(out_dir, 0o777)  # mkdtemp creates 0700 folders
-    for path in out_dir.iterdir():
-        apply_umask(path, 0o666)
     return new_manifest
 
 

@@ -339,13 +339,6 @@ def _predict_window(buf: list[Row], predict: Callable[[list[Row]], list[Any]], b
     yield from zip(buf, results)
 
 
-def apply_umask(path: str | os.PathLike, mode: int) -> None:
-    """Give ``path`` the permissions a plain ``open()``/``mkdir()`` would have had (``mode`` minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, mode & ~umask)
-
-
 class RecordWriter:
     """Write records as JSON Lines or CSV to stdout (``path=None``) or atomically to ``path``.
 
@@ -385,10 +378,7 @@ class RecordWriter:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if self._ctx is not None:
-            suppressed = bool(self._ctx.__exit__(exc_type, exc, tb))
-            if exc_type is None:
-                apply_umask(self.path, 0o666)  # mkstemp creates 0600 files
-            return suppressed
+            return bool(self._ctx.__exit__(exc_type, exc, tb))
         if self._fh is not None:
             self._fh.flush()
         return False
