@@ -25,9 +25,11 @@ _ABORTS = (click.exceptions.Abort, _TyperAbort)
 from mlnews.cli.app import app
 from mlnews.errors import MlnewsError
 
-for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _mod != "app":
-        importlib.import_module(f"{__name__}.{_mod}")
+# Commands are listed in --help in the order the data flows; modules not named here follow.
+_ORDER = ["parse", "data", "models", "train", "evaluate", "classify", "classify_dist", "summarise", "export", "serve"]
+_found = {m.name for m in pkgutil.iter_modules(__path__)} - {"app"}
+for _mod in [m for m in _ORDER if m in _found] + sorted(_found - set(_ORDER)):
+    importlib.import_module(f"{__name__}.{_mod}")
 
 
 def main(argv: list[str] | None = None) -> None:
