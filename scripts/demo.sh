@@ -29,7 +29,10 @@ head -n 5 "$OUT/pages.predictions.jsonl"
 step "5. Classify headlines from stdin" \
   bash -c "printf '%s\n' 'Центробанк снизил ключевую ставку до 16%' 'Динамо Київ перемогло Шахтар у дербі' | $MLNEWS classify --model $OUT/classifier -"
 
-step "6. Summarise an article (TextRank over razdel sentences; the sidebar is never used)" \
+step "6. Summarise an article from its body (lead by default; the sidebar is never used)" \
   "$MLNEWS" summarise data/sample/pages/ru_01.txt
+
+step "7. The same with TextRank over razdel sentences, as JSON" \
+  "$MLNEWS" summarise data/sample/pages/uk_01.txt --model textrank --max-words 40 --json
 
 printf '\nDone. Artefacts in %s: the dataset (stats.md), the model folder (README.md model card, metrics.json, confusion_matrix.png) and predictions.\n' "$OUT"
