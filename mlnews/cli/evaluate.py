@@ -1,11 +1,13 @@
 """``mlnews evaluate``: recompute metrics and artefacts for a model folder on a dataset or a JSONL file.
 
 Classification folders are scored here (accuracy, macro-F1, per class / language / source, confusion
-matrix, predictions); summarisation folders and the names ``lead`` / ``textrank`` go to
+matrix, predictions); summarisation folders and the names ``lead[-N]`` / ``textrank[-N]`` go to
 ``mlnews.train.summariser.evaluate``.
 """
 
 from __future__ import annotations
+
+import re
 
 from collections import Counter
 from pathlib import Path
@@ -15,7 +17,7 @@ import typer
 
 from mlnews.cli.app import app
 
-SUMMARISER_NAMES = ("lead", "textrank")
+SUMMARISER_NAMES = re.compile(r"(lead|textrank)(-\d+)?")  # lead, lead-3, textrank, textrank-1 ...
 
 
 def load_eval_rows(
@@ -176,7 +178,7 @@ def evaluate_cmd(
 
     from mlnews.train.manifest import read_manifest
 
-    if model in SUMMARISER_NAMES or (Path(model).is_dir() and read_manifest(model)["task"] == "summarisation"):
+    if SUMMARISER_NAMES.fullmatch(model) or (Path(model).is_dir() and read_manifest(model)["task"] == "summarisation"):
         from mlnews.train.summariser import evaluate as evaluate_summariser
 
         result = evaluate_summariser(model, str(data), split, out)
