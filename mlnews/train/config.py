@@ -116,6 +116,25 @@ class TrainSection:
     num_threads: Optional[int] = None  # torch.set_num_threads; null = leave torch's default
     group_by_length: bool = False  # batch inputs of similar length together (much less padding on CPU)
 
+    def trainer_kwargs(self) -> dict:
+        """The ``TrainingArguments`` fields both trainers (classifier, summariser) take from this section."""
+        return dict(
+            num_train_epochs=self.epochs,
+            max_steps=self.max_steps,
+            learning_rate=self.learning_rate,
+            per_device_train_batch_size=self.batch_size,
+            per_device_eval_batch_size=self.eval_batch_size,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            warmup_steps=float(self.warmup_ratio),  # transformers 5: a float < 1 is a ratio
+            weight_decay=self.weight_decay,
+            lr_scheduler_type=self.lr_scheduler_type,
+            seed=self.seed,
+            save_total_limit=self.save_total_limit,
+            logging_steps=self.logging_steps,
+            report_to="none",
+            dataloader_num_workers=0,
+        )
+
     def validate(self, prefix: str = "") -> None:
         positive = {
             "batch_size": self.batch_size,

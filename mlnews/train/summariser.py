@@ -463,27 +463,14 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     t = cfg.train
     args = Seq2SeqTrainingArguments(
         output_dir=str(ckpt_dir),
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        learning_rate=t.learning_rate,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        warmup_steps=float(t.warmup_ratio),  # transformers 5: a float < 1 is a ratio
-        weight_decay=t.weight_decay,
-        lr_scheduler_type=t.lr_scheduler_type,
-        seed=t.seed,
+        **t.trainer_kwargs(),
         eval_strategy=t.eval_strategy if eval_ds is not None else "no",
         eval_steps=t.eval_steps or None,
         save_strategy=t.eval_strategy,
         save_steps=t.eval_steps or 500,
-        save_total_limit=t.save_total_limit,
-        logging_steps=t.logging_steps,
-        report_to="none",
         predict_with_generate=False,  # validation loss during training; ROUGE with generation afterwards
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,
-        dataloader_num_workers=0,
     )
     callbacks = []
     limit = _time_limit_callback(cfg.time_limit_minutes) if cfg.time_limit_minutes else None
