@@ -341,23 +341,15 @@ def _sink_cls() -> type:
 
 
 @dataclass
-class DistResult:
-    """What a distributed run did; ``rows_in == rows_out + n_skipped`` always."""
+class DistResult(StreamStats):
+    """What a distributed run did: the local path's counters (``rows_in == rows_out + n_skipped``) plus shards."""
 
-    rows_in: int = 0
-    rows_out: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    blank_lines: int = 0
     files: int = 0
     ignored: list[str] = field(default_factory=list)
     listed: list[tuple[str, str]] = field(default_factory=list)
     shards: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
-
-    @property
-    def n_skipped(self) -> int:
-        return sum(self.skipped.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
