@@ -71,6 +71,18 @@ def test_overrides_are_checked_against_schema_and_parsed_as_yaml():
         apply_overrides({}, ["train.epochs"], Outer)
 
 
+def test_exponent_without_dot_is_a_number_for_float_fields():
+    # YAML 1.1 reads 1e-4 as a string; a float field still takes it, other fields do not.
+    data = {"task": "classification"}
+    apply_overrides(data, ["train.lr=1e-4", "weights.x=5E+1"], Outer)
+    cfg = from_dict(Outer, data)
+    assert cfg.train.lr == pytest.approx(1e-4) and cfg.weights == {"x": 50.0}
+    with pytest.raises(ConfigError, match=r"train\.lr: expected a number, got 'nan'"):
+        from_dict(Outer, {"task": "classification", "train": {"lr": "nan"}})
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer"):
+        from_dict(Outer, {"task": "classification", "train": {"epochs": "1e3"}})
+
+
 def test_load_config_names_file(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("task: classification\ntrain:\n  epochs: 2\n", encoding="utf-8")
