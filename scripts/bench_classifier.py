@@ -67,12 +67,34 @@ def evaluate_sample(model_dir: Path) -> dict[str, dict]:
     return results
 
 
+def read_predictions(folder: Path) -> dict[str, dict]:
+    with open(folder / "predictions.jsonl", encoding="utf-8") as fh:
+        return {row["id"]: row for row in map(json.loads, fh)}
+
+
+def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
+    """Paired bootstrap of the macro-F1 gap (second model - first) on the test split: overall and per language."""
+    from mlnews.train.metrics import paired_bootstrap
+
+    (name_a, dir_a), (name_b, dir_b) = model_dirs.items()
+    a, b = read_predictions(dir_a / "eval-test"), read_predictions(dir_b / "eval-test")
+    if set(a) != set(b):
+        raise SystemExit(f"{name_a} and {name_b} were scored on different test rows; cannot pair them")
+    ids = sorted(a)
+    out = {}
+    for group in ["overall", *sorted({a[i]["lang"] for i in ids})]:
+        sel = [i for i in ids if group == "overall" or a[i]["lang"] == group]
+        out[group] = paired_bootstrap([a[i]["label"] for i in sel], [a[i]["pred"] for i in sel],
+                                      [b[i]["pred"] for i in sel], n_boot=n_boot, seed=0)
+    return out
+
+
 def fmt(m: dict | None) -> str:
     return "-" if not m else f"{m['macro_f1']:.3f} / {m['accuracy']:.3f} ({m['n']})"
 
 
 def report(results: dict[str, dict]) -> str:
-    names = list(results)
+    names = [n for n in results if n != "bootstrap"]
     head = "| set | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + " | Δ macro-F1 |"
     sep = "|---|" + "---|" * (len(names) + 1)
 
@@ -89,6 +111,15 @@ def report(results: dict[str, dict]) -> str:
         groups = sorted({g for m in test for g in m.get(key, {})})
         for g in groups:
             lines.append(row(f"{title}={g}", [m.get(key, {}).get(g) for m in test]))
+    if "bootstrap" in results:
+        a, b = names
+        lines += ["", f"Paired bootstrap of the gap ({b} - {a}, macro-F1 points, "
+                  f"{next(iter(results['bootstrap'].values()))['n_boot']} resamples of the test rows):", "",
+                  "| set | Δ | 95% interval | share of resamples with no gain |", "|---|---|---|---|"]
+        for group, r in results["bootstrap"].items():
+            label = "**overall**" if group == "overall" else f"lang={group}"
+            lines.append(f"| {label} | {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}] "
+                         f"| {r['p_b_not_better']:.3f} |")
     lines += ["", "### Bundled sample (data/sample: original ru/uk texts, not in ../shared/data)", "", head, sep]
     for label in SAMPLE:
         ms = [results[n]["sample"].get(label) for n in names]
@@ -108,6 +139,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench", help="folder for the model folders")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the gap's interval")
     ap.add_argument("--md", type=Path, help="also write the Markdown report here")
     ap.add_argument("--json", type=Path, help="write all numbers as JSON here")
     args = ap.parse_args()
@@ -116,6 +148,8 @@ def main() -> None:
         model_dir = args.out / name
         wall = train(name, MODELS[name], model_dir)
         results[name] = {"wall_seconds": wall, "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir)}
+    if len(args.models) == 2:
+        results["bootstrap"] = bootstrap({n: args.out / n for n in args.models}, args.n_boot)
     md = report(results)
     print(md)
     if args.md:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlnews.train.metrics import classification_metrics, confusion, write_eval_artifacts
+from mlnews.train.metrics import _macro_f1, classification_metrics, confusion, paired_bootstrap, write_eval_artifacts
 from mlnews.types import LabelSet
 
 LABELS = LabelSet(["society", "economy", "sports"])
@@ -49,3 +49,26 @@ def test_confusion_matrix_files(tmp_path):
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError, match="y_true has 2 items"):
         classification_metrics(["a", "b"], ["a"], LabelSet(["a", "b"]))
+
+
+def test_paired_bootstrap_delta_matches_macro_f1_and_brackets_it():
+    import random
+
+    rnd = random.Random(3)
+    names = ["a", "b", "c", "d"]
+    gold = [rnd.choice(names) for _ in range(300)]
+    good = [g if rnd.random() < 0.9 else rnd.choice(names) for g in gold]
+    poor = [g if rnd.random() < 0.6 else rnd.choice(names) for g in gold]
+    labels = LabelSet(names)
+    res = paired_bootstrap(gold, poor, good, n_boot=500, seed=1)
+    assert res["delta"] == pytest.approx(_macro_f1(gold, good, labels) - _macro_f1(gold, poor, labels))
+    assert 0 < res["low"] < res["delta"] < res["high"]
+    assert res["p_b_not_better"] == 0.0
+    same = paired_bootstrap(gold, poor, poor, n_boot=50)
+    assert same["delta"] == same["low"] == same["high"] == 0.0 and same["p_b_not_better"] == 1.0
+    # one class seen once: a single flipped row swings macro-F1, so the interval is wide
+    gold2 = ["a"] * 99 + ["b"]
+    res2 = paired_bootstrap(gold2, ["a"] * 100, gold2, n_boot=500)
+    assert res2["low"] <= 0.0 and res2["high"] >= 0.49
+    with pytest.raises(ValueError, match="lengths differ"):
+        paired_bootstrap(["a"], ["a", "b"], ["a"])
