@@ -207,6 +207,27 @@ def test_cap_per_source(tmp_path):
     assert stats["sources"]["paper"]["classification_kept"] == 40 + 1  # the near-duplicate stays
 
 
+def test_source_with_a_fixed_split_is_held_out_with_its_duplicates(tmp_path):
+    write_corpus(tmp_path)
+    arts = [json.loads(line) for line in (tmp_path / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    near = {"id": "h-near-paper", "source": "portal", "lang": "ru", "title": arts[5]["title"] + " снова",
+            "label": TOPICS[arts[5]["label"]][0], "label_origin": "gold", "published": None}
+    with open(tmp_path / "headlines.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(near, ensure_ascii=False) + "\n")
+    cfg = write_config(tmp_path, **{"sources.0.split": "test"})
+    build_dataset(cfg, tmp_path / "ds")
+    dd = load_built(tmp_path / "ds")
+    where = {r["id"]: split for split, rows in _rows(dd.classification).items() for r in rows}
+    paper = {i: s for i, s in where.items() if i.startswith("a")}
+    assert len(paper) == 41 and set(paper.values()) == {"test"}
+    assert where["h-near-paper"] == "test"  # grouped with a held-out article, so it follows it
+    assert {s for i, s in where.items() if i.startswith("h") and i != "h-near-paper"} >= {"train", "validation"}
+    summ = {r["id"]: split for split, rows in _rows(dd.summarisation).items() for r in rows}
+    assert summ and set(summ.values()) == {"test"}
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.split: expected 'train' \| 'validation' \| 'test' \| null, got 'holdout'"):
+        build_dataset(write_config(tmp_path, **{"sources.0.split": "holdout"}), tmp_path / "ds2")
+
+
 @pytest.mark.parametrize("change, message", [
     ({"colour": "red"}, r"colour: unknown key; allowed keys here: .*dedup"),
     ({"sources.0.path": "nope/missing.jsonl"}, r"sources\[0\]\.path: file 'nope/missing.jsonl' not found"),

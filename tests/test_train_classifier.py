@@ -110,6 +110,8 @@ def test_class_weights_balanced_and_explicit():
     w = class_weights("balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
     # n / (k * count): 10/18, 10/9, 10/3
     np.testing.assert_allclose(w, [10 / 18, 10 / 9, 10 / 3])
+    ws = class_weights("sqrt_balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
+    np.testing.assert_allclose(ws, np.sqrt([10 / 18, 10 / 9, 10 / 3]))
     assert class_weights("none", labels, ["a"]) is None
     assert class_weights({"c": 4.0}, labels, ["a"]) == [1.0, 1.0, 4.0]
     with pytest.raises(ConfigError, match=r"train\.class_weights\.zzz: not a label"):

@@ -75,8 +75,11 @@ def test_tfidf_config_trains_on_shared_data(shared_data, tmp_path):
 
 def test_class_weight_mapping():
     labels = LabelSet(["a", "b"])
-    assert sklearn_class_weight("none", labels) is None
-    assert sklearn_class_weight("balanced", labels) == "balanced"
-    assert sklearn_class_weight({"b": 3}, labels) == {"a": 1.0, "b": 3.0}
+    train = ["a"] * 8 + ["b"] * 2
+    assert sklearn_class_weight("none", labels, train) is None
+    assert sklearn_class_weight("balanced", labels, train) == "balanced"
+    assert sklearn_class_weight({"b": 3}, labels, train) == {"a": 1.0, "b": 3.0}
+    # sqrt of n / (k * count): sqrt(10/16), sqrt(10/4)
+    assert sklearn_class_weight("sqrt_balanced", labels, train) == pytest.approx({"a": 0.625 ** 0.5, "b": 2.5 ** 0.5})
     with pytest.raises(ConfigError, match=r"train\.class_weights\.c: not a label"):
-        sklearn_class_weight({"c": 1.0}, labels)
+        sklearn_class_weight({"c": 1.0}, labels, train)

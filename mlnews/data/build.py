@@ -199,8 +199,18 @@ class _Decisions:
         return stats, capped
 
     def split(self) -> None:
-        """Group-aware, label-stratified split of the kept rows; weak rows only where allowed."""
+        """Group-aware, label-stratified split of the kept rows; weak rows only where allowed.
+
+        Rows of a source with a fixed ``split:`` (and every row grouped with them) go there and are
+        left out of the stratified assignment, so adding a held-out source moves no other row.
+        """
         cfg, live, cls = self.cfg, self.live, self.cls
+        forced_by_source = np.array([SPLITS.index(s.split) if s.split else -1 for s in cfg.sources], dtype=np.int8)
+        group_forced = np.full(self.n, -1, dtype=np.int8)
+        np.maximum.at(group_forced, self.roots[live], forced_by_source[self.scan.column("cfg_source")[live]])
+        forced = group_forced[self.roots[live]]
+        self.splits[live[forced >= 0]] = forced[forced >= 0]
+        live = live[forced < 0]
         n_labels = len(self.scan.label_names)
         strata = np.where(cls[live] == R["keep"], self.label[live],
                           n_labels + self.scan.column("source")[live]).astype(np.int64)

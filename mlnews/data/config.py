@@ -39,6 +39,9 @@ class SourceConfig:
     classification: bool = True
     summarisation: bool = True
     strict: bool = True  # malformed row -> error; False: count as `malformed` and go on
+    # Every row of this source goes to this split (a held-out gold set: split: test). Rows that are
+    # duplicates of it in other sources follow it (no leak); its labels never train the weak labeller.
+    split: Optional[Literal["train", "validation", "test"]] = None
 
     def validate(self, prefix: str = "") -> None:
         if self.cap is not None and self.cap < 0:

@@ -86,7 +86,8 @@ class Scanner:
         if src.use_labels and item.label and item.label_origin != "none":
             mapped = self.mapper.map(item.source, src.label_map, item.label)
             if mapped is not None:
-                self._keep_for_tfidf(item, mapped)
+                if src.split is None:  # a held-out source never teaches the weak labeller
+                    self._keep_for_tfidf(item, mapped)
                 return R["keep"], self.lab_idx[mapped], self.origin_idx[src.label_origin], 0, 0.0, -1
             if src.unmapped == "drop":
                 return R["unmapped_label"], -1, -1, 0, 0.0, -1

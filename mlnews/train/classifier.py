@@ -23,7 +23,6 @@ import logging
 import os
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,7 +31,7 @@ import numpy as np
 from mlnews.config import dump_yaml
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.io import write_json, write_text
-from mlnews.train.config import ClassifierConfig, load_classifier_config
+from mlnews.train.config import ClassifierConfig, load_classifier_config, resolve_class_weights
 from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
 from mlnews.types import LabelSet
 
@@ -54,18 +53,8 @@ def resolve_model(name_or_path: str) -> tuple[Path, str, str | None]:
 
 
 def class_weights(cfg_weights: Any, labels: LabelSet, train_labels: Sequence[str]) -> list[float] | None:
-    """Loss weights in label order: ``none`` -> None, ``balanced`` -> n / (k * count), or an explicit mapping."""
-    if cfg_weights == "none":
-        return None
-    if cfg_weights == "balanced":
-        counts = Counter(train_labels)
-        present = [n for n in labels.names if counts[n]]
-        total = sum(counts[n] for n in present)
-        return [total / (len(present) * counts[n]) if counts[n] else 1.0 for n in labels.names]
-    unknown = [k for k in cfg_weights if k not in labels]
-    if unknown:
-        raise ConfigError(f"train.class_weights.{unknown[0]}: not a label of this dataset; labels are {', '.join(labels.names)}")
-    return [float(cfg_weights.get(n, 1.0)) for n in labels.names]
+    """Loss weights in label order; see :func:`mlnews.train.config.resolve_class_weights`."""
+    return resolve_class_weights(cfg_weights, labels, train_labels)
 
 
 def apply_freezing(model: Any, freeze_embeddings: bool, freeze_layers: int) -> dict[str, int]:

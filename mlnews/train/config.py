@@ -17,10 +17,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional, Union
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Union
 
 from mlnews.config import load_config, load_yaml
 from mlnews.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlnews.types import LabelSet
 
 TASKS = ("classification", "summarisation")
 
@@ -108,7 +112,7 @@ class TrainSection:
     eval_strategy: Literal["epoch", "steps"] = "epoch"
     eval_steps: int = 0  # with eval_strategy=steps
     early_stopping_patience: int = 0  # evaluations without macro-F1 gain before stopping; 0 = off
-    class_weights: Union[Literal["none", "balanced"], dict[str, float]] = "none"
+    class_weights: Union[Literal["none", "balanced", "sqrt_balanced"], dict[str, float]] = "none"
     logging_steps: int = 50
     eval_max_examples: Optional[int] = None  # stratified cap on validation rows used during training
     save_total_limit: int = 2
@@ -228,3 +232,24 @@ def read_task(path: str | os.PathLike) -> str:
 def load_classifier_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> ClassifierConfig:
     """Load and validate a classification config with ``key=value`` overrides."""
     return load_config(Path(path), ClassifierConfig, list(overrides))
+
+
+def resolve_class_weights(cfg_weights: Any, labels: "LabelSet", train_labels: Sequence[str]) -> list[float] | None:
+    """``train.class_weights`` as loss weights in label order (both trainers use this).
+
+    ``none`` -> None; ``balanced`` -> n / (k * count) over the k labels present in training (scikit-learn's
+    formula); ``sqrt_balanced`` -> its square root, a milder push towards rare labels; a mapping gives
+    explicit weights (unlisted labels 1.0; a key that is not a label is an error naming it).
+    """
+    if cfg_weights == "none":
+        return None
+    if cfg_weights in ("balanced", "sqrt_balanced"):
+        power = 1.0 if cfg_weights == "balanced" else 0.5
+        counts = Counter(train_labels)
+        present = [n for n in labels.names if counts[n]]
+        total = sum(counts[n] for n in present)
+        return [(total / (len(present) * counts[n])) ** power if counts[n] else 1.0 for n in labels.names]
+    unknown = [k for k in cfg_weights if k not in labels]
+    if unknown:
+        raise ConfigError(f"train.class_weights.{unknown[0]}: not a label of this dataset; labels are {', '.join(labels.names)}")
+    return [float(cfg_weights.get(n, 1.0)) for n in labels.names]

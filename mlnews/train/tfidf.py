@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
-from mlnews.errors import ConfigError
+from mlnews.train.config import resolve_class_weights
 from mlnews.io import atomic_write
 from mlnews.types import LabelSet
 
@@ -23,19 +23,15 @@ if TYPE_CHECKING:
 SKOPS_NAME = "model.skops"
 
 
-def sklearn_class_weight(cfg_weights: Any, labels: LabelSet) -> str | dict[str, float] | None:
+def sklearn_class_weight(cfg_weights: Any, labels: LabelSet, train_labels: Sequence[str]) -> str | dict[str, float] | None:
     """``train.class_weights`` in scikit-learn's form (``None``, ``"balanced"`` or ``{label: weight}``)."""
-    if cfg_weights == "none":
-        return None
     if cfg_weights == "balanced":
-        return "balanced"
-    unknown = [k for k in cfg_weights if k not in labels]
-    if unknown:
-        raise ConfigError(f"train.class_weights.{unknown[0]}: not a label of this dataset; labels are {', '.join(labels.names)}")
-    return {name: float(cfg_weights.get(name, 1.0)) for name in labels.names}
+        return "balanced"  # the same formula as resolve_class_weights, kept in scikit-learn's own words
+    weights = resolve_class_weights(cfg_weights, labels, train_labels)
+    return None if weights is None else dict(zip(labels.names, weights))
 
 
-def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet) -> Any:
+def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet, train_labels: Sequence[str] = ()) -> Any:
     """The scikit-learn pipeline configured from the ``tfidf`` section."""
     from mlnews.data.tfidf import make_tfidf_pipeline
 
@@ -48,7 +44,7 @@ def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet) -> Any:
         sublinear_tf=t.sublinear_tf,
         C=t.C,
         max_iter=t.max_iter,
-        class_weight=sklearn_class_weight(cfg.train.class_weights, labels),
+        class_weight=sklearn_class_weight(cfg.train.class_weights, labels, train_labels),
         random_state=cfg.train.seed,
     )
 
@@ -83,8 +79,8 @@ def train_tfidf(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path) ->
     """Fit on the train split, score validation, predict test, save ``model.skops``."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    pipeline = build_pipeline(cfg, data.labels)
     train = data.splits["train"]
+    pipeline = build_pipeline(cfg, data.labels, train.labels)
     start = time.perf_counter()
     pipeline.fit(train.inputs, train.labels)
     seconds = time.perf_counter() - start
@@ -99,5 +95,5 @@ def train_tfidf(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path) ->
             "accuracy": round(float(accuracy_score(val.labels, val_pred)), 4),
             "macro_f1": round(float(f1_score(val.labels, val_pred, labels=present, average="macro", zero_division=0)), 4),
         },
-        "class_weights": sklearn_class_weight(cfg.train.class_weights, data.labels),
+        "class_weights": sklearn_class_weight(cfg.train.class_weights, data.labels, train.labels),
     }
