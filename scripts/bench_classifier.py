@@ -72,8 +72,15 @@ def read_predictions(folder: Path) -> dict[str, dict]:
         return {row["id"]: row for row in map(json.loads, fh)}
 
 
+HELD_OUT_SOURCE = "mlnews_sample"  # the bundled sample, a `split: test` source of configs/data/default.yaml
+
+
 def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
-    """Paired bootstrap of the macro-F1 gap (second model - first) on the test split: overall and per language."""
+    """Both models on subsets of the test split, with a paired bootstrap of the macro-F1 gap (second - first).
+
+    Subsets: overall and per language, each on all test rows, on the ../shared/data rows only and on
+    the held-out sample only.
+    """
     from mlnews.train.metrics import paired_bootstrap
 
     (name_a, dir_a), (name_b, dir_b) = model_dirs.items()
@@ -81,11 +88,20 @@ def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
     if set(a) != set(b):
         raise SystemExit(f"{name_a} and {name_b} were scored on different test rows; cannot pair them")
     ids = sorted(a)
+    parts = {"all test rows": lambda r: True, "shared data only": lambda r: r["source"] != HELD_OUT_SOURCE,
+             "held-out sample only": lambda r: r["source"] == HELD_OUT_SOURCE}
     out = {}
-    for group in ["overall", *sorted({a[i]["lang"] for i in ids})]:
-        sel = [i for i in ids if group == "overall" or a[i]["lang"] == group]
-        out[group] = paired_bootstrap([a[i]["label"] for i in sel], [a[i]["pred"] for i in sel],
-                                      [b[i]["pred"] for i in sel], n_boot=n_boot, seed=0)
+    for part, keep in parts.items():
+        for lang in ["overall", *sorted({a[i]["lang"] for i in ids})]:
+            sel = [i for i in ids if keep(a[i]) and (lang == "overall" or a[i]["lang"] == lang)]
+            if not sel:
+                continue
+            y = [a[i]["label"] for i in sel]
+            pa, pb = [a[i]["pred"] for i in sel], [b[i]["pred"] for i in sel]
+            res = paired_bootstrap(y, pa, pb, n_boot=n_boot, seed=0)
+            res["acc_a"] = sum(t == p for t, p in zip(y, pa)) / len(y)
+            res["acc_b"] = sum(t == p for t, p in zip(y, pb)) / len(y)
+            out[f"{part}, {lang}"] = res
     return out
 
 
@@ -113,12 +129,13 @@ def report(results: dict[str, dict]) -> str:
             lines.append(row(f"{title}={g}", [m.get(key, {}).get(g) for m in test]))
     if "bootstrap" in results:
         a, b = names
-        lines += ["", f"Paired bootstrap of the gap ({b} - {a}, macro-F1 points, "
-                  f"{next(iter(results['bootstrap'].values()))['n_boot']} resamples of the test rows):", "",
-                  "| set | Δ | 95% interval | share of resamples with no gain |", "|---|---|---|---|"]
+        n_boot = next(iter(results["bootstrap"].values()))["n_boot"]
+        lines += ["", f"#### Subsets, with a paired bootstrap of the gap ({b} - {a}; {n_boot} resamples of the rows)", "",
+                  f"| subset (n) | {a} macro-F1 / acc | {b} macro-F1 / acc | Δ macro-F1 | 95% interval | "
+                  "share of resamples with no gain |", "|---|---|---|---|---|---|"]
         for group, r in results["bootstrap"].items():
-            label = "**overall**" if group == "overall" else f"lang={group}"
-            lines.append(f"| {label} | {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}] "
+            lines.append(f"| {group} ({r['n']}) | {r['macro_f1_a']:.3f} / {r['acc_a']:.3f} | {r['macro_f1_b']:.3f} / {r['acc_b']:.3f} "
+                         f"| {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}] "
                          f"| {r['p_b_not_better']:.3f} |")
     lines += ["", "### Bundled sample (data/sample: original ru/uk texts, not in ../shared/data)", "", head, sep]
     for label in SAMPLE:

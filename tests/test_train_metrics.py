@@ -61,7 +61,9 @@ def test_paired_bootstrap_delta_matches_macro_f1_and_brackets_it():
     poor = [g if rnd.random() < 0.6 else rnd.choice(names) for g in gold]
     labels = LabelSet(names)
     res = paired_bootstrap(gold, poor, good, n_boot=500, seed=1)
-    assert res["delta"] == pytest.approx(_macro_f1(gold, good, labels) - _macro_f1(gold, poor, labels))
+    assert res["macro_f1_b"] == pytest.approx(_macro_f1(gold, good, labels))
+    assert res["macro_f1_a"] == pytest.approx(_macro_f1(gold, poor, labels))
+    assert res["delta"] == pytest.approx(res["macro_f1_b"] - res["macro_f1_a"])
     assert 0 < res["low"] < res["delta"] < res["high"]
     assert res["p_b_not_better"] == 0.0
     same = paired_bootstrap(gold, poor, poor, n_boot=50)

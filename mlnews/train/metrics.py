@@ -102,7 +102,8 @@ def paired_bootstrap(
     """Macro-F1 difference b - a on the same rows, with a paired bootstrap confidence interval.
 
     Rows are resampled with replacement ``n_boot`` times; both systems are scored on each resample
-    (macro-F1 over the gold labels present in it). Returns ``delta`` (on all rows), ``low``/``high``
+    (macro-F1 over the gold labels present in it). Returns ``macro_f1_a``/``macro_f1_b`` and ``delta``
+    (on all rows), ``low``/``high``
     (the percentile interval) and ``p_b_not_better`` (share of resamples where b <= a). Small classes
     make macro-F1 jumpy: the interval says how much of a gap is noise.
     """
@@ -122,8 +123,11 @@ def paired_bootstrap(
         idx = rng.integers(0, len(t), len(t))
         deltas[i] = _macro_f1_codes(t[idx], b[idx], k) - _macro_f1_codes(t[idx], a[idx], k)
     tail = (1.0 - confidence) / 2 * 100
+    f1_a, f1_b = _macro_f1_codes(t, a, k), _macro_f1_codes(t, b, k)
     return {
-        "delta": _macro_f1_codes(t, b, k) - _macro_f1_codes(t, a, k),
+        "macro_f1_a": f1_a,
+        "macro_f1_b": f1_b,
+        "delta": f1_b - f1_a,
         "low": float(np.percentile(deltas, tail)),
         "high": float(np.percentile(deltas, 100 - tail)),
         "p_b_not_better": float((deltas <= 0).mean()),
