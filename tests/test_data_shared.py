@@ -18,7 +18,10 @@ def _config_for(repo: Path, shared_data: Path, tmp_path: Path) -> Path:
         cfg[key] = str(repo / cfg[key])
     cfg["weak"]["keywords_file"] = str(repo / cfg["weak"]["keywords_file"])
     for src in cfg["sources"]:
-        src["path"] = str(shared_data.parent / src["path"].split("../shared/", 1)[1])
+        if src["path"].startswith("../shared/"):
+            src["path"] = str(shared_data.parent / src["path"].split("../shared/", 1)[1])
+        else:  # the bundled held-out sample (data/sample)
+            src["path"] = str(repo / src["path"])
     path = tmp_path / "default.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
@@ -45,6 +48,11 @@ def _check(out: Path, stats: dict) -> None:
     assert {"tgcontest", "ria", "tsn", "korrespondent", "rbc_ua", "babel", "lenta"} <= set(per_source)
     assert stats["unmapped_labels"]["tgcontest"] == {"not_news": per_source["tgcontest"]["classification_dropped"]["unmapped_label"]}
     assert "Наука и техника" in stats["unmapped_labels"]["lenta"]
+    # the bundled sample is held out: every one of its rows in test, none anywhere else
+    sample = {split: sum(src == "mlnews_sample" for src in ds.classification[split]["source"]) for split in ds.classification}
+    assert sample["train"] == sample["validation"] == 0 and sample["test"] == 420 + 36
+    test_uk = {lab for lab, lang in zip(ds.classification["test"]["label"], ds.classification["test"]["lang"]) if lang == "uk"}
+    assert test_uk == set(ds.labels.names)  # every topic has Ukrainian test rows
     ria = ds.summarisation["train"].filter(lambda r: r["source"] == "ria")
     assert len(ria) > 500 and set(ria["lead"]) == {""}  # RIA "lead" is an alternative headline
     tsn = ds.summarisation["train"].filter(lambda r: r["source"] == "tsn")
