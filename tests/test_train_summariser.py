@@ -120,10 +120,12 @@ def test_jsonl_rows_errors_name_the_line(tmp_path):
 def test_prune_vocab_keeps_tokenisation(tmp_path, tiny_encoder):
     from transformers import AutoModel, AutoTokenizer
 
-    from mlnews.train.summariser import prune_vocab
+    from mlnews.models.prune import prune_vocab
 
     texts = [r["text"] for r in _examples()]
-    n = prune_vocab(tiny_encoder, texts, tmp_path / "pruned")
+    report = prune_vocab(tiny_encoder, texts, tmp_path / "pruned")  # verifies tokens and hidden states itself
+    n = report["pieces_after"]
+    assert report["sample_max_abs_diff"] <= 1e-5
     full = AutoTokenizer.from_pretrained(tiny_encoder)
     small = AutoTokenizer.from_pretrained(tmp_path / "pruned")
     assert n == len(small) < len(full)

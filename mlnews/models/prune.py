@@ -5,7 +5,9 @@ small fraction of it. :func:`prune_vocab` keeps the special tokens, every piece 
 on the corpus texts (plus, by default, the single-character pieces of the Cyrillic, Latin, digit and
 punctuation ranges so unseen words still split into known pieces), keeps the original order and
 scores, rebuilds the Unigram tokenizer and writes a self-contained folder. It then verifies that every
-corpus text tokenises to the same pieces and that hidden states are identical on a sample.
+corpus text tokenises to the same pieces and that hidden states are identical on a sample. The e5 /
+XLM-R tokenizer is rebuilt as an ``XLMRobertaTokenizer``; any other Unigram tokenizer (e.g. a small
+one trained for tests or a custom encoder of the summariser) keeps its own tokenizer.json, cut.
 """
 
 from __future__ import annotations
@@ -92,9 +94,9 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
     spec = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = _vocab(spec, src / "tokenizer.json")
     charsmap = _precompiled_charsmap(spec)
-    del spec
-    if charsmap is None:
-        raise MlnewsError(f"{src}/tokenizer.json: no Precompiled normaliser to carry over")
+    xlmr = charsmap is not None and [p for p, _ in vocab[:4]] == ["<s>", "<pad>", "</s>", "<unk>"]
+    if xlmr:
+        del spec
     tok_cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
 
     given = list(texts)
@@ -113,21 +115,32 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
         used.update(i for i, (piece, _) in enumerate(vocab) if _keep_char(piece))
     keep = sorted(used)
 
-    # Tokenizer over the kept pieces (same order and scores), same normaliser and specials.
-    new_tok = build_tokenizer([vocab[i] for i in keep], charsmap)
-    new_tok.model_max_length = int(tok_cfg.get("model_max_length", 512))
-    new_tok.save_pretrained(str(out))
+    remap = {old: new for new, old in enumerate(keep)}
+    if xlmr:  # e5 / XLM-R: rebuilt as an XLMRobertaTokenizer over the kept pieces (same order, scores, normaliser)
+        new_tok = build_tokenizer([vocab[i] for i in keep], charsmap)
+        new_tok.model_max_length = int(tok_cfg.get("model_max_length", 512))
+        new_tok.save_pretrained(str(out))
+    else:  # any other Unigram tokenizer: the same tokenizer.json with the vocabulary cut and ids renumbered
+        _write_cut_tokenizer(src, spec, vocab, keep, remap, out)
 
     # Weights: slice the word-embedding rows; everything else unchanged.
-    weights = load_file(str(src / "model.safetensors"))
-    weights["embeddings.word_embeddings.weight"] = np.ascontiguousarray(
-        weights["embeddings.word_embeddings.weight"][keep]
-    )
-    save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
-    del weights
     cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
     rows_before = int(cfg["vocab_size"])
+    weights = load_file(str(src / "model.safetensors"))
+    emb_keys = [k for k in weights if k.endswith("embeddings.word_embeddings.weight")]
+    other = [k for k in weights if k not in emb_keys and weights[k].shape[:1] == (rows_before,)]
+    if len(emb_keys) != 1 or other:
+        raise MlnewsError(
+            f"{src}: vocabulary pruning needs an encoder folder with one word-embedding matrix and no other "
+            f"vocabulary-sized tensor; found {emb_keys or 'none'} and {other or 'nothing else'}"
+        )
+    weights[emb_keys[0]] = np.ascontiguousarray(weights[emb_keys[0]][keep])
+    save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
+    del weights
     cfg["vocab_size"] = len(keep)
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        if isinstance(cfg.get(name), int):
+            cfg[name] = remap.get(cfg[name])
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     card = (src / "README.md").read_text(encoding="utf-8") if (src / "README.md").is_file() else ""
     card += (
@@ -179,6 +192,39 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
         "mb_after": size(out),
         "sample_max_abs_diff": max_diff,
     }
+
+
+def _write_cut_tokenizer(src: Path, spec: dict, vocab: list, keep: list[int], remap: dict[int, int], out: Path) -> None:
+    """Save the source tokenizer into ``out`` with only the ``keep`` pieces; every id renumbered by ``remap``."""
+    from transformers import AutoTokenizer
+
+    model = spec["model"]
+    model["vocab"] = [list(vocab[i]) for i in keep]
+    if model.get("unk_id") is not None:
+        model["unk_id"] = remap[model["unk_id"]]
+    for added in spec.get("added_tokens", []):
+        added["id"] = remap[added["id"]]
+    _remap_post_processor(spec.get("post_processor"), remap)
+    AutoTokenizer.from_pretrained(str(src)).save_pretrained(str(out))
+    (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    cfg_path = out / "tokenizer_config.json"
+    tok_cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    if isinstance(tok_cfg.get("added_tokens_decoder"), dict):
+        tok_cfg["added_tokens_decoder"] = {str(remap[int(k)]): v for k, v in tok_cfg["added_tokens_decoder"].items()}
+    cfg_path.write_text(json.dumps(tok_cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _remap_post_processor(node, remap: dict[int, int]) -> None:
+    """Special-token ids inside a tokenizer.json post-processor (Roberta / Bert / Template / Sequence)."""
+    if isinstance(node, dict):
+        for key in ("cls", "sep"):
+            if isinstance(node.get(key), list) and len(node[key]) == 2:
+                node[key][1] = remap[node[key][1]]
+        if isinstance(node.get("special_tokens"), dict):
+            for entry in node["special_tokens"].values():
+                entry["ids"] = [remap[i] for i in entry.get("ids", [])]
+        for child in node.get("processors", []) or []:
+            _remap_post_processor(child, remap)
 
 
 _SUFFIXES = {".jsonl", ".csv", ".txt"}

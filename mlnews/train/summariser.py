@@ -28,7 +28,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 from mlnews.config import dump_yaml, load_config
 from mlnews.errors import ConfigError, InputError
@@ -229,71 +229,6 @@ def _is_seq2seq(path: Path | str) -> bool:
     return bool(getattr(cfg, "is_encoder_decoder", False))
 
 
-def prune_vocab(src: Path, texts: list[str], out: Path) -> int:
-    """Write ``out``: the encoder at ``src`` with its vocabulary cut to the pieces ``texts`` use.
-
-    Works for SentencePiece-unigram tokenizers (XLM-R / e5). Keeps special tokens and every
-    single-character piece of Latin, Cyrillic, digits and punctuation, so text outside the corpus
-    still tokenises without ``<unk>`` for those scripts. Returns the new vocabulary size.
-    """
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import AutoModel, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(src)
-    spec = json.loads(tok.backend_tokenizer.to_str())
-    if spec.get("model", {}).get("type") != "Unigram":
-        raise ConfigError(
-            f"model.vocab: 'corpus' needs a SentencePiece unigram tokenizer, {src} has "
-            f"{spec.get('model', {}).get('type')!r}; use model.vocab=full"
-        )
-    vocab = spec["model"]["vocab"]
-    keep = set(tok.all_special_ids)
-    for i in range(0, len(texts), 256):
-        for ids in tok(texts[i : i + 256], add_special_tokens=False)["input_ids"]:
-            keep.update(ids)
-    for i, (piece, _) in enumerate(vocab):
-        ch = piece.lstrip("▁")
-        if len(ch) == 1 and (ch.isascii() or "\u0400" <= ch <= "\u04ff" or "\u2010" <= ch <= "\u205e"):
-            keep.add(i)
-    order = sorted(keep)
-    remap = {old: new for new, old in enumerate(order)}
-    spec["model"]["vocab"] = [vocab[i] for i in order]
-    spec["model"]["unk_id"] = remap[spec["model"]["unk_id"]]
-    for added in spec.get("added_tokens", []):
-        added["id"] = remap[added["id"]]
-    _remap_post_processor(spec.get("post_processor"), remap)
-    out.mkdir(parents=True, exist_ok=True)
-    tok.save_pretrained(out)
-    Tokenizer.from_str(json.dumps(spec)).save(str(out / "tokenizer.json"))
-
-    model = AutoModel.from_pretrained(src)
-    emb = model.get_input_embeddings().weight.data[torch.tensor(order)]
-    new = torch.nn.Embedding(len(order), emb.shape[1], padding_idx=remap.get(tok.pad_token_id))
-    new.weight.data.copy_(emb)
-    model.set_input_embeddings(new)
-    model.config.vocab_size = len(order)
-    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
-        value = getattr(model.config, name, None)
-        if value is not None:
-            setattr(model.config, name, remap.get(value))
-    model.save_pretrained(out)
-    return len(order)
-
-
-def _remap_post_processor(node: Any, remap: dict[int, int]) -> None:
-    """Special-token ids inside a tokenizer.json post-processor (Roberta/Template/Sequence)."""
-    if isinstance(node, dict):
-        for key in ("cls", "sep"):
-            if isinstance(node.get(key), list) and len(node[key]) == 2:
-                node[key][1] = remap[node[key][1]]
-        if isinstance(node.get("special_tokens"), dict):
-            for entry in node["special_tokens"].values():
-                entry["ids"] = [remap[i] for i in entry.get("ids", [])]
-        for child in node.get("processors", []) or []:
-            _remap_post_processor(child, remap)
-
-
 def special_ids(tok) -> tuple[int, int, int]:
     """(decoder start, eos, pad) for a tokenizer: <s>/[CLS], </s>/[SEP], <pad>/[PAD]."""
     start = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
@@ -315,7 +250,13 @@ def build_model(cfg: SummariserConfig, corpus: list[str], work: Path):
     if cfg.model.vocab == "corpus":
         enc_path = work / "encoder"
         if not (enc_path / "config.json").is_file():
-            prune_vocab(Path(path), corpus, enc_path)
+            from mlnews.errors import MlnewsError
+            from mlnews.models.prune import prune_vocab
+
+            try:
+                prune_vocab(Path(path), corpus, enc_path)
+            except MlnewsError as exc:
+                raise ConfigError(f"model.vocab: corpus: {exc}; use model.vocab=full") from None
     else:
         enc_path = Path(path)
     tok = AutoTokenizer.from_pretrained(enc_path)
