@@ -117,6 +117,21 @@ def test_jsonl_rows_errors_name_the_line(tmp_path):
         load_rows(bad, "test")
 
 
+def test_prune_vocab_refuses_a_folder_with_another_vocabulary_sized_tensor(tmp_path, tiny_encoder):
+    import shutil
+
+    from transformers import AutoConfig, BertForMaskedLM
+
+    from mlnews.errors import MlnewsError
+    from mlnews.models.prune import prune_vocab
+
+    mlm = tmp_path / "mlm"
+    shutil.copytree(tiny_encoder, mlm)
+    BertForMaskedLM(AutoConfig.from_pretrained(tiny_encoder)).save_pretrained(mlm)  # adds cls.predictions.bias
+    with pytest.raises(MlnewsError, match=r"one word-embedding matrix and no other vocabulary-sized tensor"):
+        prune_vocab(mlm, ["Футбольный клуб купил вратаря."], tmp_path / "pruned")
+
+
 def test_prune_vocab_keeps_tokenisation(tmp_path, tiny_encoder):
     from transformers import AutoModel, AutoTokenizer
 
