@@ -186,13 +186,34 @@ def _schema_for(cls: Any, dotted: list[str], full: str) -> Any:
             tp = get_type_hints(tp)[part]
         elif origin is dict:
             tp = get_args(tp)[1]
+        elif origin is list:  # an item by index (sources.0) or by its `name` (sources.lenta), checked on the data
+            tp = get_args(tp)[0]
         else:
             raise ConfigError(f"{full}: {'.'.join(dotted[:i])} is not a mapping")
     return tp
 
 
+def _list_item(items: list, part: str, where: str, full: str) -> tuple[int, Any]:
+    """``(index, item)`` of a list addressed by position (``0``) or by the ``name`` of a mapping item."""
+    if part.lstrip("-").isdigit():
+        i = int(part)
+        if not -len(items) <= i < len(items):
+            raise ConfigError(f"{full}: {where} has {len(items)} items; no item {i}")
+        return i % len(items), items[i]
+    names = [it.get("name") for it in items if isinstance(it, dict)]
+    for i, it in enumerate(items):
+        if isinstance(it, dict) and it.get("name") == part:
+            return i, it
+    known = ", ".join(str(n) for n in names if n is not None) or "none"
+    raise ConfigError(f"{full}: {where} has no item named {part!r} (an index or one of: {known})")
+
+
 def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...], cls: type) -> dict:
-    """Apply ``a.b.c=value`` overrides (value parsed as YAML) after checking the key exists in ``cls``."""
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) after checking the key exists in ``cls``.
+
+    List items are addressed by index or, for mappings with a ``name``, by name:
+    ``sources.0.cap=100`` or ``sources.lenta.cap=100``.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=3")
@@ -206,14 +227,25 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...], cls: typ
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = data
-        for part in dotted[:-1]:
+        node: Any = data
+        for i, part in enumerate(dotted):
+            last = i == len(dotted) - 1
+            if isinstance(node, list):
+                j, item = _list_item(node, part, ".".join(dotted[:i]), key)
+                if last:
+                    node[j] = value
+                node = item
+                continue
+            if last:
+                node[part] = value
+                break
             nxt = node.get(part)
-            if not isinstance(nxt, dict):
+            if nxt is None and get_origin(_schema_for(cls, dotted[: i + 1], key)) is list:
+                raise ConfigError(f"{key}: the config has no {'.'.join(dotted[: i + 1])} list to address")
+            if not isinstance(nxt, (dict, list)):
                 nxt = {}
                 node[part] = nxt
             node = nxt
-        node[dotted[-1]] = value
     return data
 
 

@@ -83,6 +83,32 @@ def test_exponent_without_dot_is_a_number_for_float_fields():
         from_dict(Outer, {"task": "classification", "train": {"epochs": "1e3"}})
 
 
+@dataclass
+class Source:
+    name: str
+    cap: Optional[int] = None
+
+
+@dataclass
+class WithList:
+    sources: list[Source] = field(default_factory=list)
+
+
+def test_list_items_by_index_or_name():
+    data = {"sources": [{"name": "lenta"}, {"name": "ria", "cap": 5}]}
+    apply_overrides(data, ["sources.lenta.cap=100", "sources.1.cap=7", "sources.-1.name=ria2"], WithList)
+    cfg = from_dict(WithList, data)
+    assert [(s.name, s.cap) for s in cfg.sources] == [("lenta", 100), ("ria2", 7)]
+    with pytest.raises(ConfigError, match=r"sources\.tass\.cap: sources has no item named 'tass' \(an index or one of: lenta, ria2\)"):
+        apply_overrides(data, ["sources.tass.cap=1"], WithList)
+    with pytest.raises(ConfigError, match=r"sources\.5\.cap: sources has 2 items; no item 5"):
+        apply_overrides(data, ["sources.5.cap=1"], WithList)
+    with pytest.raises(ConfigError, match=r"sources\.lenta\.caps: unknown key 'caps'"):
+        apply_overrides(data, ["sources.lenta.caps=1"], WithList)
+    with pytest.raises(ConfigError, match=r"the config has no sources list"):
+        apply_overrides({}, ["sources.0.cap=1"], WithList)
+
+
 def test_load_config_names_file(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("task: classification\ntrain:\n  epochs: 2\n", encoding="utf-8")

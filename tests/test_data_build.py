@@ -207,6 +207,13 @@ def test_cap_per_source(tmp_path):
     assert stats["sources"]["paper"]["classification_kept"] == 40 + 1  # the near-duplicate stays
 
 
+
+def test_cap_by_override_addresses_the_source_by_name(tmp_path):
+    write_corpus(tmp_path)
+    stats = build_dataset(write_config(tmp_path), tmp_path / "ds", ["sources.portal.cap=30"])
+    assert stats["sources"]["portal"]["classification_kept"] == 30
+
+
 def test_source_with_a_fixed_split_is_held_out_with_its_duplicates(tmp_path):
     write_corpus(tmp_path)
     arts = [json.loads(line) for line in (tmp_path / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
