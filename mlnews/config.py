@@ -200,11 +200,10 @@ def _list_item(items: list, part: str, where: str, full: str) -> tuple[int, Any]
         if not -len(items) <= i < len(items):
             raise ConfigError(f"{full}: {where} has {len(items)} items; no item {i}")
         return i % len(items), items[i]
-    names = [it.get("name") for it in items if isinstance(it, dict)]
     for i, it in enumerate(items):
         if isinstance(it, dict) and it.get("name") == part:
             return i, it
-    known = ", ".join(str(n) for n in names if n is not None) or "none"
+    known = ", ".join(str(it["name"]) for it in items if isinstance(it, dict) and it.get("name") is not None) or "none"
     raise ConfigError(f"{full}: {where} has no item named {part!r} (an index or one of: {known})")
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = {"tfidf": "configs/classifier/tfidf.yaml", "e5-small": "configs/classifier/e5-small.yaml"}
+HELD_OUT_SOURCE = "mlnews_sample"  # the bundled sample, a `split: test` source of configs/data/default.yaml
 SAMPLE = {  # file -> (text field, lead field, body field)
     "sample headlines": ("data/sample/headlines.jsonl", "title", "lead", "body"),
     "sample articles": ("data/sample/articles.jsonl", "title", "lead", "text"),
@@ -70,9 +71,6 @@ def evaluate_sample(model_dir: Path) -> dict[str, dict]:
 def read_predictions(folder: Path) -> dict[str, dict]:
     with open(folder / "predictions.jsonl", encoding="utf-8") as fh:
         return {row["id"]: row for row in map(json.loads, fh)}
-
-
-HELD_OUT_SOURCE = "mlnews_sample"  # the bundled sample, a `split: test` source of configs/data/default.yaml
 
 
 def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:

@@ -15,8 +15,8 @@ import pytest
 
 from mlnews.config import from_dict
 from mlnews.errors import ConfigError, MlnewsError
-from mlnews.train.classifier import apply_freezing, class_weights, train_from_config
-from mlnews.train.config import ClassifierConfig, load_classifier_config
+from mlnews.train.classifier import apply_freezing, train_from_config
+from mlnews.train.config import ClassifierConfig, load_classifier_config, resolve_class_weights
 from mlnews.types import LabelSet
 from test_train_tinybert import LABELS, build_tiny_bert, build_tiny_dataset
 
@@ -107,15 +107,15 @@ def test_tiny_model_learns_keyword_topics(tiny, tmp_path):
 
 def test_class_weights_balanced_and_explicit():
     labels = LabelSet(["a", "b", "c"])
-    w = class_weights("balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
+    w = resolve_class_weights("balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
     # n / (k * count): 10/18, 10/9, 10/3
     np.testing.assert_allclose(w, [10 / 18, 10 / 9, 10 / 3])
-    ws = class_weights("sqrt_balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
+    ws = resolve_class_weights("sqrt_balanced", labels, ["a"] * 6 + ["b"] * 3 + ["c"] * 1)
     np.testing.assert_allclose(ws, np.sqrt([10 / 18, 10 / 9, 10 / 3]))
-    assert class_weights("none", labels, ["a"]) is None
-    assert class_weights({"c": 4.0}, labels, ["a"]) == [1.0, 1.0, 4.0]
+    assert resolve_class_weights("none", labels, ["a"]) is None
+    assert resolve_class_weights({"c": 4.0}, labels, ["a"]) == [1.0, 1.0, 4.0]
     with pytest.raises(ConfigError, match=r"train\.class_weights\.zzz: not a label"):
-        class_weights({"zzz": 2.0}, labels, ["a"])
+        resolve_class_weights({"zzz": 2.0}, labels, ["a"])
 
 
 def test_weighted_loss_is_used_in_training(tiny):

@@ -52,11 +52,6 @@ def resolve_model(name_or_path: str) -> tuple[Path, str, str | None]:
     return Path(r.path), r.input_prefix, r.alias
 
 
-def class_weights(cfg_weights: Any, labels: LabelSet, train_labels: Sequence[str]) -> list[float] | None:
-    """Loss weights in label order; see :func:`mlnews.train.config.resolve_class_weights`."""
-    return resolve_class_weights(cfg_weights, labels, train_labels)
-
-
 def apply_freezing(model: Any, freeze_embeddings: bool, freeze_layers: int) -> dict[str, int]:
     """Freeze the embeddings and/or the lowest ``freeze_layers`` encoder layers; returns parameter counts."""
     base = model.base_model
@@ -153,7 +148,7 @@ def train_transformer(
         **extra,
     )
     params = apply_freezing(model, cfg.model.freeze_embeddings, cfg.model.freeze_layers)
-    weights = class_weights(t.class_weights, labels, data.splits["train"].labels)
+    weights = resolve_class_weights(t.class_weights, labels, data.splits["train"].labels)
 
     def to_dataset(split: SplitData) -> Dataset:
         ds = Dataset.from_dict({"text": split.inputs, "label": [labels.encode(x) for x in split.labels]})

@@ -103,9 +103,8 @@ def paired_bootstrap(
 
     Rows are resampled with replacement ``n_boot`` times; both systems are scored on each resample
     (macro-F1 over the gold labels present in it). Returns ``macro_f1_a``/``macro_f1_b`` and ``delta``
-    (on all rows), ``low``/``high``
-    (the percentile interval) and ``p_b_not_better`` (share of resamples where b <= a). Small classes
-    make macro-F1 jumpy: the interval says how much of a gap is noise.
+    (on all rows), ``low``/``high`` (the percentile interval) and ``p_b_not_better`` (share of
+    resamples where b <= a). Small classes make macro-F1 jumpy: the interval says how much of a gap is noise.
     """
     if not (len(y_true) == len(pred_a) == len(pred_b)):
         raise ValueError(f"lengths differ: y_true {len(y_true)}, a {len(pred_a)}, b {len(pred_b)}")

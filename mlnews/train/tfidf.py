@@ -31,7 +31,7 @@ def sklearn_class_weight(cfg_weights: Any, labels: LabelSet, train_labels: Seque
     return None if weights is None else dict(zip(labels.names, weights))
 
 
-def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet, train_labels: Sequence[str] = ()) -> Any:
+def build_pipeline(cfg: "ClassifierConfig", labels: LabelSet, train_labels: Sequence[str]) -> Any:
     """The scikit-learn pipeline configured from the ``tfidf`` section."""
     from mlnews.data.tfidf import make_tfidf_pipeline
 
