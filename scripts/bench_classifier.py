@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from mlnews.io import write_json, write_text
+
 REPO = Path(__file__).resolve().parent.parent
 MODELS = {"tfidf": "configs/classifier/tfidf.yaml", "e5-small": "configs/classifier/e5-small.yaml"}
 HELD_OUT_SOURCE = "mlnews_sample"  # the bundled sample, a `split: test` source of configs/data/default.yaml
@@ -168,9 +170,9 @@ def main() -> None:
     md = report(results)
     print(md)
     if args.md:
-        args.md.write_text(md, encoding="utf-8")
+        write_text(args.md, md)  # atomic
     if args.json:
-        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlnews.io import write_json
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MLNEWS_SHARED", REPO.parent / "shared"))
 PREFIX = "query: "
@@ -259,10 +261,9 @@ def main() -> None:
     if args.stream_rows:
         res["stream"] = {"model": "tfidf", **stream_rss(tfidf_dir, [t for t, _ in data], args.stream_rows, args.work)}
         print(f"stream: {res['stream']}", file=sys.stderr)
-    out = json.dumps(res, ensure_ascii=False, indent=2)
-    print(out)
+    print(json.dumps(res, ensure_ascii=False, indent=2))
     if args.json:
-        args.json.write_text(out + "\n", encoding="utf-8")
+        write_json(args.json, res)  # atomic
 
 
 def quality(test: list[tuple[str, str]], torch_clf, onnx_clf, tfidf_clf) -> dict:

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlnews.io import write_json
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MLNEWS_SHARED", REPO.parent / "shared")) / "data" / "headlines_lenta.jsonl"
 
@@ -150,10 +152,9 @@ def main() -> None:
 
     ray.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
-    text = json.dumps(res, indent=2, ensure_ascii=False)
-    print(text)
+    print(json.dumps(res, indent=2, ensure_ascii=False))
     if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+        write_json(args.json, res)  # atomic
 
 
 if __name__ == "__main__":

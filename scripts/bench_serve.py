@@ -30,6 +30,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from mlnews.io import write_json
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MLNEWS_SHARED", REPO.parent / "shared"))
 FALLBACK = ["Курс рубля упал на бирже", "Спартак обыграл Зенит", "Уряд ухвалив новий бюджет", "Учёные открыли новую планету"]
@@ -147,10 +149,9 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    out = json.dumps(res, indent=2, ensure_ascii=False)
-    print(out)
+    print(json.dumps(res, indent=2, ensure_ascii=False))
     if args.json:
-        args.json.write_text(out + "\n", encoding="utf-8")
+        write_json(args.json, res)  # atomic
 
 
 if __name__ == "__main__":
