@@ -176,7 +176,7 @@ SHARED = os.environ.get("MLNEWS_SHARED", "../shared")  # third-party corpora and
 # makes). The builder's own report, `stats.md`, says what was kept and what was dropped and why.
 
 # %%
-from mlnews.data import ensure_dataset, load_built
+from mlnews.data import ensure_dataset, label_names, load_built
 
 OUT = Path(OUT)
 OUT.mkdir(parents=True, exist_ok=True)
@@ -196,6 +196,7 @@ display(Markdown(ds.path.joinpath("stats.md").read_text(encoding="utf-8")))
 frames = []
 for split, d in ds.classification.items():
     frame = d.to_pandas()
+    frame["label"] = label_names(d)  # ClassLabel ids -> names
     frame["split"] = split
     frames.append(frame)
 df = pd.concat(frames, ignore_index=True)
@@ -386,7 +387,7 @@ import subprocess
 import sys
 
 from mlnews import Classifier
-from mlnews.data import ensure_dataset, load_built
+from mlnews.data import ensure_dataset, label_names, load_built
 ''' + RUN_CLI + r'''
 
 OUT = Path(OUT)
@@ -395,6 +396,7 @@ dataset = ensure_dataset(DATA_CONFIG)
 built = load_built(dataset)
 LABELS = list(built.labels.names)
 test = built.classification["test"].to_pandas()
+test["label"] = label_names(built.classification["test"])  # ClassLabel ids -> names
 print(f"{dataset}\ntest split: {len(test)} rows {test['lang'].value_counts().to_dict()}; labels: {', '.join(LABELS)}")
 
 # %% [markdown]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlnews.data import build_dataset, ensure_dataset, load_built
+from mlnews.data import build_dataset, ensure_dataset, export_parquet, label_names, load_built
 from mlnews.errors import ConfigError, InputError
 from mlnews.text import normalise_for_match
 
@@ -116,7 +116,15 @@ def built(tmp_path_factory):
 
 
 def _rows(dd):
-    return {s: dd[s].to_list() for s in dd}
+    """Rows of every split, ``label`` decoded to its name."""
+    out = {}
+    for s in dd:
+        rows = dd[s].to_list()
+        if "label" in dd[s].column_names:
+            for r, name in zip(rows, label_names(dd[s])):
+                r["label"] = name
+        out[s] = rows
+    return out
 
 
 def test_layout_and_columns(built):
@@ -316,7 +324,7 @@ def test_sample_build(repo, tmp_path):
         pytest.skip("data/sample not present")
     stats = build_dataset(repo / "configs/data/sample.yaml", tmp_path / "sample")
     ds = load_built(tmp_path / "sample")
-    train_labels = set(ds.classification["train"]["label"])
+    train_labels = set(label_names(ds.classification["train"]))
     assert train_labels == set(ds.labels.names)  # the sample covers every label
     assert sum(stats["classification"]["splits"].values()) + sum(stats["classification"]["dropped"].values()) \
         == stats["input_rows"]
@@ -335,3 +343,69 @@ def test_page_dump_source(seed_page, tmp_path):
         sum(v for k, v in stats["classification"]["dropped"].items())
     assert kinds.count("headline") >= 1 and all(r["label_origin"] == "weak" for r in rows)
     assert stats["summarisation"]["splits"]["train"] + stats["summarisation"]["splits"]["validation"] == 1
+
+
+def test_label_is_a_classlabel_in_the_taxonomy_order(built):
+    import datasets
+
+    _, _, out, _, _ = built
+    ds = load_built(out)
+    for split in ds.classification.values():
+        feature = split.features["label"]
+        assert isinstance(feature, datasets.ClassLabel)
+        assert feature.names == list(ds.labels.names)  # the model's label2id order, not class_encode_column's
+    plain = datasets.load_from_disk(str(out / "classification"))["train"]
+    names = [plain.features["label"].int2str(i) for i in plain["label"]]
+    assert names == label_names(ds.classification["train"]) and set(names) <= set(ds.labels.names)
+    info = json.loads((out / "classification" / "train" / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info["dataset_name"] == "synthetic" and info["config_name"] == "classification"
+
+
+def test_root_folder_loads_with_plain_load_from_disk(built):
+    import datasets
+
+    _, _, out, stats, _ = built
+    root = datasets.load_from_disk(str(out))
+    assert set(root) == {f"{t}/{s}" for t in ("classification", "summarisation") for s in ("train", "validation", "test")}
+    for task in ("classification", "summarisation"):
+        for s, n in stats[task]["splits"].items():
+            assert len(root[f"{task}/{s}"]) == n
+    assert isinstance(root["classification/test"].features["label"], datasets.ClassLabel)
+
+
+def test_dataset_card(built):
+    _, cfg, out, stats, _ = built
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlanguage: [ru, uk]\n")
+    assert f"mlnews data build {cfg} --out {out}" in card  # the command that built it (paths as given)
+    assert "| classification | " + " | ".join(str(stats["classification"]["splits"][s])
+                                              for s in ("train", "validation", "test")) in card
+    assert "| paper | gold |" in card and "| portal | weak |" in card  # label provenance per source
+    assert "| 0 | society |" in card  # ClassLabel ids
+    assert "datasets.load_from_disk(\"DIR/classification\")" in card
+    assert "not stated" in card  # the synthetic corpus has no README with a licence
+
+
+def test_card_licences_come_from_the_shared_readme(shared_data):
+    from mlnews.data.card import source_licence
+
+    assert source_licence([shared_data / "articles_ria_topics.jsonl"]).startswith("MIT (repository LICENSE")
+    assert source_licence([shared_data / "headlines_lenta.jsonl"]).startswith("not stated (no LICENSE")
+    assert "MIT licence" in source_licence([REPO / "data" / "sample" / "headlines.jsonl"])
+
+
+def test_export_parquet(built, tmp_path):
+    import pyarrow.parquet as pq
+
+    _, _, out, stats, _ = built
+    written = dict(export_parquet(out, tmp_path / "pq"))
+    assert len(written) == 6
+    table = pq.read_table(tmp_path / "pq" / "classification-train.parquet")
+    assert table.num_rows == stats["classification"]["splits"]["train"] == written[tmp_path / "pq" / "classification-train.parquet"]
+    assert table.column("label_name").to_pylist() == label_names(load_built(out).classification["train"])
+    assert (tmp_path / "pq" / "labels.json").is_file() and (tmp_path / "pq" / "README.md").is_file()
+    from mlnews.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "export", str(tmp_path), "--parquet", str(tmp_path / "x")])
+    assert exc.value.code == 2

@@ -101,3 +101,26 @@ def stats_cmd(
         typer.echo(render_stats_md(stats), nl=False)
     else:
         _print_summary(stats, None)
+
+
+@data_app.command("export")
+def export_cmd(
+    dataset: Path = typer.Argument(..., help="A dataset folder written by `mlnews data build`."),
+    parquet: Path = typer.Option(..., "--parquet", help="Folder for <task>-<split>.parquet files (created)."),
+) -> None:
+    """Export a built dataset to Parquet for tools that do not use `datasets` (pandas, polars, DuckDB, Spark).
+
+    Writes classification-{train,validation,test}.parquet and summarisation-*.parquet, each atomically,
+    plus labels.json and the dataset card README.md. `label` is the ClassLabel id (taxonomy order);
+    `label_name` holds the name.
+
+    Example:
+        mlnews data export runs/data-sample --parquet runs/data-sample-parquet
+        python -c "import pandas as pd; print(pd.read_parquet('runs/data-sample-parquet/classification-train.parquet').label_name.value_counts())"
+    """
+    import sys
+
+    from mlnews.data import export_parquet
+
+    for path, rows in export_parquet(dataset, parquet):
+        print(f"mlnews data export: wrote {path} ({rows} rows)", file=sys.stderr)

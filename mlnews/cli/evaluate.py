@@ -52,7 +52,7 @@ def load_eval_rows(
                 "source": rec.get("source") or data.stem,
             })
         return rows, f"eval-{data.stem}"
-    from mlnews.data import ensure_dataset, load_built
+    from mlnews.data import ensure_dataset, label_names, load_built
 
     folder = Path(ensure_dataset(data))
     built = load_built(folder)
@@ -65,6 +65,7 @@ def load_eval_rows(
                 "lang": ["unknown"] * n, "source": ["unknown"] * n}
     cols = {c: ds[c] if c in ds.column_names else defaults[c]
             for c in ("id", "text", "lead", "body", "label", "lang", "source")}
+    cols["label"] = label_names(ds)  # ClassLabel ids -> names
     rows = [
         {
             "id": str(cols["id"][i]),

@@ -1,8 +1,10 @@
 """Labelled datasets: build (``mlnews data build``), cache (:func:`ensure_dataset`) and load (:func:`load_built`).
 
 A dataset folder holds ``classification/`` and ``summarisation/`` (``DatasetDict.save_to_disk``
-with train / validation / test), ``labels.json``, ``stats.json``, ``stats.md`` and
-``build_config.yaml`` (see docs/datasets.md).
+with train / validation / test; ``label`` is a ``ClassLabel`` in the taxonomy order), ``labels.json``,
+``stats.json``, ``stats.md``, ``build_config.yaml``, the dataset card ``README.md`` and a root
+``dataset_dict.json``, so that plain ``datasets.load_from_disk(DIR)`` loads a DatasetDict keyed
+``classification/train`` ... ``summarisation/test`` (see docs/datasets.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, Optional
 from mlnews.errors import InputError
 from mlnews.types import LabelSet
 
-__all__ = ["BuiltDataset", "build_dataset", "ensure_dataset", "load_built", "is_dataset_dir"]
+__all__ = ["BuiltDataset", "build_dataset", "ensure_dataset", "export_parquet", "label_names", "load_built",
+           "is_dataset_dir"]
 
 
 @dataclass
@@ -46,11 +49,30 @@ def build_dataset(
     from mlnews.data.config import load_data_config
 
     cfg, resolver = load_data_config(config, overrides)
-    return run_build(cfg, resolver, out, progress=progress)
+    command = " ".join(["mlnews data build", _shown(config), "--out", _shown(out), *overrides])
+    return run_build(cfg, resolver, out, progress=progress, command=command)
+
+
+def _shown(path: str | os.PathLike) -> str:
+    """A path for a card: relative to the CWD or the checkout where it lies below one, ``~/...`` under home."""
+    from mlnews.config import project_root
+
+    p = Path(path).expanduser().absolute()
+    for base in (Path.cwd(), project_root()):
+        if p.is_relative_to(base):
+            return str(p.relative_to(base))
+    home = Path.home()
+    return "~/" + str(p.relative_to(home)) if p.is_relative_to(home) else str(path)
 
 
 def load_built(path: str | os.PathLike) -> BuiltDataset:
-    """Load a dataset folder written by ``mlnews data build``; a clear error if it is not one."""
+    """Load a dataset folder written by ``mlnews data build``; a clear error if it is not one.
+
+    Plain ``datasets`` works too: ``datasets.load_from_disk(f"{path}/classification")`` (a
+    DatasetDict train / validation / test), the same for ``summarisation``, or
+    ``datasets.load_from_disk(path)`` for one DatasetDict of all six ``task/split`` entries.
+    Use :func:`label_names` for the label column as strings.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: dataset folder not found")
@@ -73,6 +95,50 @@ def load_built(path: str | os.PathLike) -> BuiltDataset:
         stats=stats,
         taxonomy=taxonomy,
     )
+
+
+def label_names(split: Any) -> list[Optional[str]]:
+    """The ``label`` column of a classification split as label names.
+
+    ``ClassLabel`` ids are decoded (``-1`` -> ``None``); a folder from an older build or a
+    hand-made one with string labels is returned as it is.
+    """
+    import datasets
+
+    feature = split.features.get("label")
+    values = split["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.int2str(v) if v is not None and v >= 0 else None for v in values]
+    return list(values)
+
+
+def export_parquet(path: str | os.PathLike, out: str | os.PathLike) -> list[tuple[Path, int]]:
+    """Write ``OUT/<task>-<split>.parquet`` (each atomically) for every split of a dataset folder.
+
+    ``label`` keeps its ``ClassLabel`` id (``datasets`` reads the names back from the Parquet
+    metadata) and a ``label_name`` string column is added for pandas / polars / DuckDB users;
+    ``labels.json`` and the card ``README.md`` are copied beside. Returns ``(file, rows)`` pairs.
+    """
+    from mlnews.io import atomic_write
+
+    built = load_built(path)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; expected a folder for the Parquet files")
+    written = []
+    for task, dd in (("classification", built.classification), ("summarisation", built.summarisation)):
+        for split, ds in (dd or {}).items():
+            if task == "classification":
+                ds = ds.add_column("label_name", label_names(ds))
+            target = out / f"{task}-{split}.parquet"
+            with atomic_write(target, "wb") as fh:
+                ds.to_parquet(fh)
+            written.append((target, len(ds)))
+    for name in ("labels.json", "README.md"):
+        if (built.path / name).is_file():
+            with atomic_write(out / name) as fh:
+                fh.write((built.path / name).read_text(encoding="utf-8"))
+    return written
 
 
 def _fingerprint(config: Path, overrides: tuple[str, ...]) -> tuple[str, str]:

@@ -38,12 +38,15 @@ Progress = Callable[[str, int], None]
 
 
 def run_build(
-    cfg: DataConfig, resolver: PathResolver, out: str | Path, progress: Optional[Progress] = None
+    cfg: DataConfig, resolver: PathResolver, out: str | Path, progress: Optional[Progress] = None,
+    command: Optional[str] = None,
 ) -> dict:
     """Build the dataset folder ``out`` (atomically) and return its stats dict.
 
     An existing ``out`` is replaced only if it is a dataset folder (or empty): a build never
-    deletes an unrelated folder given by mistake.
+    deletes an unrelated folder given by mistake. ``progress(stage, n, total=None)`` is told the
+    rows done per stage (``total`` where it is known); ``command`` is the build command shown in
+    the dataset card (``README.md``).
     """
     out = Path(out)
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or (out / "labels.json").is_file())):
@@ -86,6 +89,12 @@ def run_build(
             write_json(tmp / "stats.json", stats)
             write_text(tmp / "stats.md", render_stats_md(stats))
             write_text(tmp / "build_config.yaml", _resolved_config_yaml(cfg, resolver))
+            from mlnews import __version__
+            from mlnews.data.card import render_dataset_card
+
+            write_text(tmp / "README.md", render_dataset_card(
+                cfg, resolver, stats, taxonomy.to_json(), command or f"mlnews data build CONFIG --out {out.name}",
+                __version__))
     return stats
 
 
@@ -249,11 +258,11 @@ def _write(tmp: Path, d: _Decisions, rows: Callable[[], Iterator], progress: Pro
         for fh in parts.values():
             fh.close()
     progress("write", d.n % 5000)
-    _to_arrow(work, tmp)
+    _to_arrow(work, tmp, scan.label_names, cfg.name)
     shutil.rmtree(work)
 
 
-CLS_FEATURES = {"id": "string", "text": "string", "lead": "string", "body": "string", "label": "string",
+CLS_FEATURES = {"id": "string", "text": "string", "lead": "string", "body": "string", "label": "label",
                 "label_origin": "string", "confidence": "float32", "lang": "string", "source": "string",
                 "kind": "string", "group": "string"}
 SUM_FEATURES = {"id": "string", "text": "string", "title": "string", "lead": "string", "lang": "string",
@@ -266,13 +275,22 @@ def _read_jsonl(path: str) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def _to_arrow(work: Path, out: Path) -> None:
-    """Convert the JSONL parts to ``DatasetDict``s saved under ``out/classification`` etc."""
+def _to_arrow(work: Path, out: Path, label_names: list[str], name: str) -> None:
+    """Convert the JSONL parts to ``DatasetDict``s saved under ``out/classification`` etc.
+
+    ``label`` becomes a ``ClassLabel`` in the taxonomy order (the model's ``id2label``); each split's
+    ``dataset_info.json`` carries the dataset name (not the builder's ``generator``). The root gets a
+    ``dataset_dict.json`` listing ``classification/train`` ... so ``datasets.load_from_disk(root)``
+    loads every split of both tasks.
+    """
     import datasets
+
+    from mlnews.data.card import ROOT_SPLITS
 
     datasets.disable_progress_bars()
     for task, spec in (("classification", CLS_FEATURES), ("summarisation", SUM_FEATURES)):
-        features = datasets.Features({k: datasets.Value(v) for k, v in spec.items()})
+        features = datasets.Features({k: datasets.ClassLabel(names=list(label_names)) if v == "label"
+                                      else datasets.Value(v) for k, v in spec.items()})
         dd = datasets.DatasetDict()
         for s in SPLITS:
             part = work / f"{task}-{s}.jsonl"
@@ -283,8 +301,11 @@ def _to_arrow(work: Path, out: Path) -> None:
                     _read_jsonl, gen_kwargs={"path": str(part)}, features=features,
                     cache_dir=str(work / "cache"),
                 )
+            dd[s].info.dataset_name, dd[s].info.config_name = name, task
+            dd[s].info.description = f"mlnews dataset {name!r}, {task} task, {s} split (see README.md one folder up)"
         # one shard per split: an empty split saved with the default sharding cannot be loaded back
         dd.save_to_disk(str(out / task), num_shards={s: 1 for s in SPLITS})
+    write_json(out / "dataset_dict.json", {"splits": ROOT_SPLITS})
 
 
 def _resolved_config_yaml(cfg: DataConfig, resolver: PathResolver) -> str:

@@ -24,7 +24,7 @@ from mlnews.types import LabelSet
 
 @dataclass
 class SplitData:
-    """One split, with model inputs already composed (prefix included)."""
+    """One split: model inputs already composed (prefix included), and the raw fields they came from."""
 
     inputs: list[str]
     labels: list[str]
@@ -32,6 +32,12 @@ class SplitData:
     sources: list[str]
     origins: list[str]
     ids: list[str]
+    raw: list[dict[str, str]] = field(default_factory=list)  # {text, lead, body} per row (for evaluation)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Evaluation rows ``{id, text, lead, body, label, lang, source}`` (see :mod:`mlnews.evaluate.classifier`)."""
+        return [{"id": i, **r, "label": lab, "lang": lang, "source": src}
+                for i, r, lab, lang, src in zip(self.ids, self.raw, self.labels, self.langs, self.sources)]
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -83,6 +89,8 @@ def resolve_data_path(value: str) -> Path:
 
 def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
     """Load the dataset and compose model inputs for train / validation / test."""
+    from mlnews.data import label_names
+
     dataset_dir = resolve_data_path(cfg.data.path)
     built = _load_built(dataset_dir)
     labels: LabelSet = built.labels
@@ -103,6 +111,7 @@ def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
                     "label_origin": ["unknown"] * n_in, "confidence": [1.0] * n_in}
         col = {c: rows[c] if c in cols else defaults[c]
                for c in ("id", "text", "lead", "body", "label", "lang", "source", "label_origin", "confidence")}
+        col["label"] = label_names(rows)  # ClassLabel ids -> names
         dropped: Counter[str] = Counter()
         keep = []
         for i in range(n_in):
@@ -132,6 +141,7 @@ def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
             sources=[col["source"][i] or "unknown" for i in keep],
             origins=[col["label_origin"][i] or "unknown" for i in keep],
             ids=[str(col["id"][i]) for i in keep],
+            raw=[{"text": col["text"][i], "lead": col["lead"][i] or "", "body": col["body"][i] or ""} for i in keep],
         )
         report["splits"][role] = {"split": name, "rows_in": n_in, "used": len(keep), "dropped": dict(dropped)}
         if not keep:
