@@ -388,3 +388,54 @@ def test_property_any_bytes_decode_or_fail_with_one_line(data):
         return
     assert decoded.encoding in ("utf-8", "utf-8-sig", "utf-16", "cp1251")
     assert (decoded.encoding == "cp1251") == any("cp1251" in n for n in decoded.notes)
+
+
+# --- hostile input (issue #15) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["1٣:45Вторая", "١٢:٣٤Вторая", "１２:３４Вторая", "12:3٤Вторая"])
+def test_only_ascii_digits_make_a_sidebar_time(line):
+    """``\\d`` matches Arabic-Indic, fullwidth ... digits; a sidebar time is two ASCII digits each side."""
+    art = parse_page_text(page("Заголовок", "Лид.", "Последние новости", "Первая", line, "11:00"), "t")
+    assert [(h.text, h.time) for h in art.headlines] == [("Первая", None), (line, "11:00")]
+
+
+def test_lone_surrogates_become_replacement_characters():
+    text = page("Курс \ud800 упал", "Лид \udfff.", "Абзац.", "Последние новости", "Новость \udc80 дня", "12:00")
+    art = parse_page_text(text, "t")  # lingua used to raise UnicodeEncodeError here
+    assert art.title == "Курс \ufffd упал" and art.lead == "Лид \ufffd."
+    assert [(h.text, h.time) for h in art.headlines] == [("Новость \ufffd дня", "12:00")]
+    assert art.lang == "ru" and art.headlines[0].lang == "ru"
+    assert (art.title + art.lead + art.headlines[0].text).encode("utf-8")
+
+
+_HOSTILE_CHAR = st.one_of(
+    st.characters(codec=None, categories=["Cs", "Cc", "Cf", "Zs", "Nd", "Zl", "Zp"]),  # surrogates, controls, digits
+    st.sampled_from("абвгдеёжзыіїєґABCxyzאבגعربي中文ΩΣ٣۴१３:"),  # mixed scripts, non-ASCII digits
+)
+_HOSTILE_LINE = st.one_of(_LINE, st.text(_HOSTILE_CHAR, min_size=1, max_size=20),
+                          st.builds(lambda t, w: t + w, _TIME, st.text(_HOSTILE_CHAR, max_size=10)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_HOSTILE_LINE, max_size=12))
+def test_property_hostile_sidebar_never_crashes_and_keeps_every_line(lines):
+    """Surrogates, control characters, mixed scripts and non-ASCII digits: the sidebar-line invariant holds."""
+    from mlnews.ingest.decode import split_lines
+    from mlnews.text import clean_line, replace_surrogates
+
+    text = "\n".join(["Заголовок", "Лид.", "Абзац.", "Последние новости", *lines])
+    try:
+        art = parse_page_text(text, "t")
+    except InputError as exc:
+        assert "sidebar time" in str(exc) and "\n" not in str(exc)
+        return
+    ascii_time = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
+    assert all(h.time is None or ascii_time.match(h.time) for h in art.headlines)
+    # the parser's own line split and normalisation, then the same invariant as above
+    heads = {"последние новости", "новости"}
+    sidebar = [clean_line(ln) for ln in split_lines(replace_surrogates(text))[4:]]
+    sidebar = [ln for ln in sidebar if ln and ln.casefold() not in heads]
+    rebuilt = "".join(h.text + (h.time or "") for h in art.headlines)
+    assert "".join(rebuilt.split()) == "".join("".join(sidebar).split())  # whitespace (\x1f too) may be trimmed
+    assert len(art.headlines) == len([ln for ln in sidebar if not ascii_time.match(ln)])

@@ -24,6 +24,8 @@ import re
 import threading
 from typing import Any
 
+from mlnews.text import replace_surrogates
+
 MAX_CHARS = 2000
 CYRILLIC_SHARE = 0.3
 
@@ -56,7 +58,7 @@ def _detector(kind: str) -> Any:
 
 def detect_lang(text: str) -> str:
     """Return ``"ru"``, ``"uk"``, ``"en"`` or ``"other"`` for ``text`` (a headline or a whole article)."""
-    sample = (text or "")[:MAX_CHARS]
+    sample = replace_surrogates((text or "")[:MAX_CHARS])  # lingua cannot take a lone surrogate
     n_cyr = len(_CYR.findall(sample))
     n_lat = len(_LAT.findall(sample))
     if n_cyr + n_lat == 0:

@@ -12,7 +12,7 @@ Layout (see docs/ingest.md for the full rules)::
     12:01                    ... or alone on its own line
     Last headline            the last headline may have no time
 
-A line that starts with a valid ``HH:MM`` (00:00-23:59, two digits each) gives that time to the
+A line that starts with a valid ``HH:MM`` (00:00-23:59, two ASCII digits each) gives that time to the
 previous headline only while the previous headline is still waiting for its time; the rest of the
 line (if any) starts the next headline. Any other line is headline text, verbatim, so a headline
 like ``2:0 в пользу ...`` or ``24:7 ...`` is never cut, and ``10:00 — начало`` survives when it is the
@@ -32,10 +32,10 @@ from mlnews.config import load_config
 from mlnews.errors import ConfigError, InputError
 from mlnews.ingest.decode import read_text_file, split_lines
 from mlnews.ingest.lang import detect_lang
-from mlnews.text import clean_line
+from mlnews.text import clean_line, replace_surrogates
 from mlnews.types import Article, Headline
 
-TIME_PREFIX = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+TIME_PREFIX = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits only: \d matches ٣, ３ ...
 
 _DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "resources" / "page.yaml"
 
@@ -120,6 +120,7 @@ def _sidebar(
 def parse_page_text(text: str, source: str = "<text>", config: PageConfig | None = None) -> Article:
     """Parse a page dump held in ``text``; ``source`` names it in errors and in ``Article.source``."""
     cfg = config or PageConfig()
+    text = replace_surrogates(text)  # a lone surrogate (Python callers, JSON escapes) -> U+FFFD
     lines = [(i, clean_line(raw)) for i, raw in enumerate(split_lines(text), start=1)]
     lines = [(i, line) for i, line in lines if line]
     if not lines:
