@@ -409,3 +409,33 @@ def test_export_parquet(built, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["data", "export", str(tmp_path), "--parquet", str(tmp_path / "x")])
     assert exc.value.code == 2
+
+
+# --- hostile input and faults (issue #15) --------------------------------------------------------
+
+
+def test_lone_surrogate_escape_in_a_corpus_is_built_as_replacement_character(tmp_path):
+    write_corpus(tmp_path)
+    with open(tmp_path / "headlines.jsonl", "a", encoding="utf-8") as fh:  # `build._write` used to raise here
+        fh.write('{"id": "h-sur", "source": "portal", "lang": "ru", "title": "Курс \\ud800 рубля упал на бирже снова", '
+                 '"label": "Экономика", "label_origin": "gold", "published": null}\n')
+    build_dataset(write_config(tmp_path), tmp_path / "ds")
+    rows = [r for rows in _rows(load_built(tmp_path / "ds").classification).values() for r in rows]
+    assert [r["text"] for r in rows if r["id"] == "h-sur"] == ["Курс \ufffd рубля упал на бирже снова"]
+
+
+@pytest.mark.parametrize("where", ["/proc/ds", "FILE/ds"])
+def test_unwritable_out_fails_before_the_build_runs(tmp_path, where, capsys):
+    from mlnews.cli import main
+
+    write_corpus(tmp_path)
+    (tmp_path / "FILE").write_text("x", encoding="utf-8")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    seen: list[str] = []
+    with pytest.raises(InputError, match=rf"^{out}: cannot write here \(.+\); expected a path in a writable folder$"):
+        build_dataset(write_config(tmp_path), out, progress=lambda stage, n: seen.append(stage))
+    assert seen == []  # nothing was scanned
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "build", str(write_config(tmp_path)), "--out", out, "-q"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"mlnews: error: {out}: cannot write here") and err.count("\n") == 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -32,7 +31,7 @@ from mlnews.data.split import assign_splits
 from mlnews.data.stats import compute_stats, render_stats_md
 from mlnews.data.taxonomy import LabelMapper, load_taxonomy
 from mlnews.errors import ConfigError, InputError
-from mlnews.io import atomic_dir, write_json, write_text
+from mlnews.io import atomic_dir, check_writable, temp_dir, write_json, write_text
 
 Progress = Callable[[str, int], None]
 
@@ -51,6 +50,7 @@ def run_build(
     out = Path(out)
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or (out / "labels.json").is_file())):
         raise InputError(f"{out}: exists and is not a dataset folder; refusing to replace it (choose another --out)")
+    check_writable(out)  # before the build runs, not after
     progress = progress or (lambda stage, n: None)
     taxonomy = load_taxonomy(resolver.file(cfg.taxonomy, "taxonomy"))
     mapper = LabelMapper(taxonomy, cfg.label_maps)
@@ -63,8 +63,7 @@ def run_build(
 
         rules = KeywordLabeller.from_file(resolver.file(cfg.weak.keywords_file, "weak.keywords_file"),
                                           taxonomy.names, prior=cfg.weak.rules_prior)
-    with tempfile.TemporaryDirectory(prefix="mlnews-build-") as spool_dir:
-        spool = Path(spool_dir)
+    with temp_dir("mlnews-build") as spool:  # swept by the next build if this one is killed
 
         def rows() -> Iterator:
             return iter_items(cfg, resolver, mappings, spool)
