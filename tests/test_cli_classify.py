@@ -175,3 +175,58 @@ def test_stdin_in_a_real_process(tfidf: Path):
     assert [r["label"] for r in rows] == ["politics", "sports"]
     err = proc.stderr.decode()
     assert summary(err) == (2, 2, 0) and "\x1b[" not in err  # no progress bar when stderr is not a terminal
+
+
+# --- hostile input and faults (issue #15) --------------------------------------------------------
+
+
+def test_lone_surrogate_escape_is_classified_as_replacement_character(tfidf: Path, tmp_path: Path, capsys):
+    src = tmp_path / "s.jsonl"
+    src.write_text('{"text": "Курс \\ud800 рубля упал"}\n{"text": "Динамо Київ перемогло Шахтар"}\n', encoding="utf-8")
+    code, out, err = run(["classify", "-m", str(tfidf), str(src)], capsys)  # the record writer used to raise
+    assert code == 0, err
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["Курс \ufffd рубля упал", "Динамо Київ перемогло Шахтар"]
+    code, _, err = run(["classify", "-m", str(tfidf), str(src), "-o", str(tmp_path / "o.jsonl")], capsys)
+    assert code == 0 and summary(err) == (2, 2, 0)
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["text"] == "Курс \ufffd рубля упал" and rows[0]["label"] == "economy"
+
+
+@pytest.mark.parametrize("where", ["/proc/out.jsonl", "FILE/out.jsonl"])
+def test_unwritable_output_is_a_one_line_error(tfidf: Path, tmp_path: Path, capsys, where):
+    (tmp_path / "FILE").write_text("x", encoding="utf-8")
+    (tmp_path / "in.txt").write_text("Курс рубля упал\n", encoding="utf-8")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    code, _, err = run(["classify", "-m", str(tfidf), str(tmp_path / "in.txt"), "-o", out], capsys)
+    assert code == 2 and re.fullmatch(rf"mlnews: error: {re.escape(out)}: cannot write here \(.+\); expected .+\n", err)
+
+
+def _wait_for(pattern: str, folder: Path, proc: subprocess.Popen, timeout: float = 90.0) -> list[Path]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {pattern} in {folder} (exit {proc.poll()})")
+
+
+def test_kill_9_leaves_a_temp_that_the_next_run_sweeps(tfidf: Path, tmp_path: Path):
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "mlnews", "classify", "-m", str(tfidf), "-", "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # stdin stays open
+    try:
+        temps = _wait_for(".out.jsonl.*.tmp", tmp_path, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert all(t.exists() for t in temps) and not out.exists()
+    again = subprocess.run(cmd, input="Госдума приняла закон\n".encode(), capture_output=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    assert json.loads(out.read_text(encoding="utf-8"))["label"] == "politics"
