@@ -96,7 +96,7 @@ def main() -> None:
     phases: dict[str, float] = {}
     last = [time.perf_counter(), None]
 
-    def progress(stage: str, n: int) -> None:
+    def progress(stage: str, n: int, total: int | None = None) -> None:
         now = time.perf_counter()
         if stage != last[1]:
             print(f"[{time.strftime('%H:%M:%S')}] {stage} (after {now - t1:.0f} s)", file=sys.stderr, flush=True)

@@ -51,3 +51,6 @@ def _root(
     ),
 ) -> None:
     """mlnews command line."""
+    from mlnews.progress import quiet_libraries
+
+    quiet_libraries()  # the one place: HF progress bars and load chatter never reach the user

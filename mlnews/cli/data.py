@@ -49,29 +49,19 @@ def build_cmd(
 
     Writes classification/ and summarisation/ (save_to_disk), labels.json, stats.json, stats.md, build_config.yaml.
 
-    Progress goes to stderr; the split x label table and dropped counts are printed at the end. See docs/datasets.md.
+    Progress goes to stderr (bars with totals and ETA on a terminal, a plain line every 10 s otherwise, MLNEWS_PROGRESS_INTERVAL); the split x label table and dropped counts are printed at the end. See docs/datasets.md.
 
     Example:
         mlnews data build configs/data/sample.yaml --out runs/data-sample
         mlnews data build configs/data/default.yaml --out runs/data seed=7
     """
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from mlnews.data import build_dataset
+    from mlnews.progress import StageProgress
 
     if quiet:
         build_dataset(config, out, overrides or [])
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} rows"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, n: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=None)
-            bar.advance(tasks[stage], n)
-
+    with StageProgress("mlnews data build") as progress:
         stats = build_dataset(config, out, overrides or [], progress=progress)
     _print_summary(stats, out)
 

@@ -33,7 +33,7 @@ from mlnews.data.taxonomy import LabelMapper, load_taxonomy
 from mlnews.errors import ConfigError, InputError
 from mlnews.io import atomic_dir, check_writable, temp_dir, write_json, write_text
 
-Progress = Callable[[str, int], None]
+Progress = Callable[..., None]  # progress(stage, n, total=None): n rows done since the last call
 
 
 def run_build(
@@ -51,7 +51,7 @@ def run_build(
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or (out / "labels.json").is_file())):
         raise InputError(f"{out}: exists and is not a dataset folder; refusing to replace it (choose another --out)")
     check_writable(out)  # before the build runs, not after
-    progress = progress or (lambda stage, n: None)
+    progress = progress or (lambda stage, n, total=None: None)
     taxonomy = load_taxonomy(resolver.file(cfg.taxonomy, "taxonomy"))
     mapper = LabelMapper(taxonomy, cfg.label_maps)
     mappings = _check_inputs(cfg, resolver)
@@ -69,6 +69,7 @@ def run_build(
             return iter_items(cfg, resolver, mappings, spool)
 
         scan = Scanner(cfg, taxonomy.names, mapper, rules)
+        progress("scan", 0)  # total unknown until the sources are read
         for item in rows():
             scan.add(item)
             if scan.n % 5000 == 0:
@@ -76,9 +77,11 @@ def run_build(
         progress("scan", scan.n % 5000)
         d = _Decisions(scan)
         weak_stats = d.weak_labels(rows, progress)
+        progress("dedup", 0, total=d.n)
         dedup_stats, capped = d.dedup_cap_group()
-        progress("dedup", 0)
+        progress("dedup", d.n)
         d.split()
+        progress("write", 0, total=d.n)
         with atomic_dir(out) as tmp:
             _write(tmp, d, rows, progress)
             stats = compute_stats(cfg, scan.n, scan.sources, scan.langs, taxonomy.names, d.cls, d.summ, d.splits,
@@ -136,10 +139,12 @@ class _Decisions:
             if len({lab for _, lab in scan.reservoir}) >= 2:
                 from mlnews.data.weak import TfidfLabeller
 
-                progress("train weak labeller", 0)
+                progress("train weak labeller", 0, total=len(scan.reservoir))
                 model = TfidfLabeller(C=cfg.weak.tfidf_C, max_features=cfg.weak.tfidf_max_features, seed=cfg.seed)
                 model.fit([t for t, _ in scan.reservoir], [lab for _, lab in scan.reservoir])
                 stats["tfidf_train_rows"] = len(scan.reservoir)
+                progress("train weak labeller", len(scan.reservoir))
+                progress("weak labels", 0, total=int(pool.sum()))
                 batch: list[tuple[int, str]] = []
                 for i, item in enumerate(rows()):
                     if pool[i]:

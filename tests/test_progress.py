@@ -1,0 +1,90 @@
+"""mlnews.progress: rich bars with totals on a terminal, plain periodic lines otherwise, stopped timers."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlnews.progress import StageProgress, quiet_libraries
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def test_plain_lines_when_not_a_terminal():
+    out = _Pipe()
+    with StageProgress("mlnews x", stream=out, interval=0) as p:
+        p("read", 0, total=200)
+        p("read", 50)
+        p("read", 150)
+        p("write", 10)
+    lines = out.getvalue().splitlines()
+    assert any(re.fullmatch(r"mlnews x: read: 50/200 rows \(25%\), [\d,]+ rows/s, [\d.]+s elapsed, ETA [\d.]+s", x)
+               for x in lines), lines
+    assert any(re.fullmatch(r"mlnews x: read: 200 rows in [\d.]+s \([\d,]+ rows/s\)", x) for x in lines), lines
+    assert re.fullmatch(r"mlnews x: write: 10 rows in [\d.]+s \([\d,]+ rows/s\)", lines[-1])
+
+
+def test_plain_lines_are_periodic_not_per_call():
+    out = _Pipe()
+    with StageProgress("mlnews x", stream=out, interval=3600) as p:
+        for _ in range(1000):
+            p("read", 1, total=1000)
+    assert len(out.getvalue().splitlines()) == 1  # only the stage's final line
+    assert out.getvalue().startswith("mlnews x: read: 1,000 rows in ")
+
+
+def test_a_finished_stage_stops_its_timer():
+    p = StageProgress("x", stream=_Pipe(), enabled=False)
+    p("first", 5)
+    p("second", 1)  # starting the next stage ends the first
+    first = p.stages["first"].seconds
+    time.sleep(0.05)
+    assert p.stages["first"].seconds == first and p.stages["first"].ended is not None
+    assert p.stages["second"].ended is None
+    p.close()
+    assert p.stages["second"].ended is not None
+
+
+def test_rich_bar_with_total_on_a_terminal():
+    out = io.StringIO()
+    with StageProgress("mlnews x", stream=out, tty=True) as p:
+        p("classify", 0, total=400)
+        p("classify", 100)
+    text = out.getvalue()
+    assert "classify" in text and "/400" in text and "%" in text  # count / total and percentage
+    assert re.search(r"mlnews x: classify: 100 rows in [\d.]+s", text)  # the throughput line at the end
+
+
+def test_quiet_disables_everything():
+    out = _Pipe()
+    with StageProgress("x", stream=out, enabled=False, interval=0) as p:
+        p("a", 3, total=3)
+    assert out.getvalue() == ""
+
+
+def test_quiet_libraries_keeps_explicit_settings(monkeypatch):
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "info")
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    quiet_libraries()
+    assert os.environ["TRANSFORMERS_VERBOSITY"] == "info" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+
+
+def test_data_build_prints_plain_progress_to_stderr_only(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLNEWS_PROGRESS_INTERVAL": "0"}
+    proc = subprocess.run([sys.executable, "-m", "mlnews", "data", "build", str(REPO / "configs/data/sample.yaml"),
+                           "--out", str(tmp_path / "ds")], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    stages = re.findall(r"^mlnews data build: ([a-z ]+): [\d,]+ rows in ", proc.stderr, re.M)
+    assert stages[0] == "scan" and stages[-1] == "write" and "weak labels" in stages
+    assert re.search(r"write: [\d,]+/[\d,]+ rows \(\d+%\)", proc.stderr)  # a known total
+    assert "mlnews data build" not in proc.stdout and "classification (sample)" in proc.stdout
