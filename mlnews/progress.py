@@ -82,14 +82,18 @@ class StageProgress:
     def __call__(self, stage: str, n: float = 0, total: Optional[float] = None) -> None:
         self.advance(stage, n, total=total)
 
-    def start(self, stage: str, total: Optional[float] = None, unit: Optional[str] = None) -> None:
-        """Begin ``stage`` (finishing the current one, whose timer stops)."""
-        if self._current is not None and self._current.name != stage:
+    def start(self, stage: str, total: Optional[float] = None, unit: Optional[str] = None, *,
+              nested: bool = False) -> None:
+        """Begin ``stage``, finishing the current one (its timer stops) unless ``nested``
+        (a sub-stage such as an evaluation inside training, ended with :meth:`finish`)."""
+        if not nested and self._current is not None and self._current.name != stage:
             self.finish()
         if stage in self.stages:
             return
         st = _Stage(stage, unit or self.unit, total)
-        self.stages[stage] = self._current = st
+        self.stages[stage] = st
+        if not nested:
+            self._current = st
         if self._bar is not None:
             st.task = self._bar.add_task(stage, total=total, unit=st.unit, rate="")
 
@@ -132,6 +136,21 @@ class StageProgress:
             self._bar.stop_task(st.task)
         else:
             self._line(st, final=True)
+
+    def forget(self, stage: str) -> None:
+        """Drop a finished stage (its bar and its throughput line)."""
+        st = self.stages.pop(stage, None)
+        if st is not None and self._bar is not None and st.task is not None:
+            self._bar.remove_task(st.task)
+
+    def note(self, text: str) -> None:
+        """One line on stderr (above the bars on a terminal), e.g. a training log."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.console.print(f"{self.prefix}: {text}", markup=False, highlight=False)
+        else:
+            print(f"{self.prefix}: {text}", file=self.stream, flush=True)
 
     def _line(self, st: _Stage, final: bool = False) -> None:
         if final:
@@ -181,3 +200,64 @@ def quiet_libraries() -> None:
 
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
+
+
+def _fmt_logs(logs: dict) -> str:
+    skip = {"total_flos", "epoch", "train_runtime", "train_samples_per_second", "train_steps_per_second",
+            "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
+    return ", ".join(f"{k.removeprefix('eval_')} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in logs.items() if k not in skip)
+
+
+def trainer_progress(progress: StageProgress) -> Any:
+    """A ``transformers.TrainerCallback`` that reports training to ``progress`` (stderr), never stdout.
+
+    Stages: ``train`` (steps, total ``max_steps``, with ETA) and ``evaluate`` (batches); each log
+    (loss, learning rate) and each evaluation (validation metrics) becomes one stderr line. Use
+    :func:`hook_trainer` to install it in place of the Trainer's stdout printers.
+    """
+    from transformers import TrainerCallback
+
+    class _TrainerProgress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                progress.start("train", total=state.max_steps, unit="steps")
+                progress.update("train", completed=state.global_step)  # resumed runs start past 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                progress.update("train", completed=state.global_step, total=state.max_steps)
+
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            if state.is_world_process_zero:
+                if "evaluate" not in progress.stages:
+                    total = len(eval_dataloader) if hasattr(eval_dataloader, "__len__") else None
+                    progress.start("evaluate", total=total, unit="batches", nested=True)
+                progress.advance("evaluate", 1)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            if state.is_world_process_zero:
+                if "evaluate" in progress.stages:
+                    progress.finish("evaluate")
+                    progress.forget("evaluate")  # the next evaluation gets a fresh bar
+                progress.note(f"step {state.global_step}: validation {_fmt_logs(metrics or {})}")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs and not any(k.startswith("eval_") for k in logs):
+                progress.note(f"step {state.global_step}/{state.max_steps}: {_fmt_logs(logs)}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                progress.finish("train")
+
+    return _TrainerProgress()
+
+
+def hook_trainer(trainer: Any, progress: StageProgress) -> Any:
+    """Replace the Trainer's stdout printers (tqdm bars, log dicts) by :func:`trainer_progress`."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(trainer_progress(progress))
+    return trainer

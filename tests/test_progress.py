@@ -88,3 +88,35 @@ def test_data_build_prints_plain_progress_to_stderr_only(tmp_path):
     assert stages[0] == "scan" and stages[-1] == "write" and "weak labels" in stages
     assert re.search(r"write: [\d,]+/[\d,]+ rows \(\d+%\)", proc.stderr)  # a known total
     assert "mlnews data build" not in proc.stdout and "classification (sample)" in proc.stdout
+
+
+def test_trainer_progress_goes_to_stderr_not_stdout(tmp_path, capsys):
+    """hook_trainer: the Trainer's log dicts and tqdm bars are gone from stdout; steps, logs, eval on stderr."""
+    import torch
+    from transformers import BertForSequenceClassification, Trainer, TrainingArguments
+
+    from infer_helpers import LABELS, labelled_headlines, tiny_transformer_dir
+    from mlnews.progress import hook_trainer
+
+    folder = tiny_transformer_dir(tmp_path / "m", train_steps=0)
+    model = BertForSequenceClassification.from_pretrained(folder)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    rows = [dict(tok(t, truncation=True, max_length=16, padding="max_length"), labels=LABELS.index(lab))
+            for t, lab in labelled_headlines()[:16]]
+    data = [{k: torch.tensor(v) for k, v in r.items()} for r in rows]
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=6, per_device_train_batch_size=4,
+                             logging_steps=2, eval_strategy="steps", eval_steps=3, report_to="none",
+                             save_strategy="no", use_cpu=True)
+    out = _Pipe()
+    with StageProgress("mlnews train", stream=out, interval=0) as progress:
+        trainer = hook_trainer(Trainer(model=model, args=args, train_dataset=data, eval_dataset=data[:8]), progress)
+        trainer.train()
+    stdout = capsys.readouterr().out
+    assert "{'loss'" not in stdout and "'eval_loss'" not in stdout and "it/s" not in stdout
+    text = out.getvalue()
+    assert re.search(r"mlnews train: train: \d/6 steps \(\d+%\)", text)
+    assert re.search(r"mlnews train: step 2/6: loss [\d.]+", text)
+    assert re.search(r"mlnews train: step 3: validation loss [\d.]+", text)
+    assert re.search(r"mlnews train: train: 6 steps in ", text)
