@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -94,7 +95,9 @@ def test_summarise(client: TestClient):
     assert client.post("/summarise", json={"text": "x" * 1001}).status_code == 413
     r = client.post("/summarise", json={"text": " \n "})
     assert r.status_code == 422 and "no text to summarise" in r.json()["message"]
-    assert client.post("/summarise", json={"max_words": 3}).json()["message"] == "body.text: Field required"
+    for body in ({"max_words": 3}, {"text": ARTICLE, "page": ARTICLE}):
+        r = client.post("/summarise", json=body)
+        assert r.status_code == 422 and "give exactly one of text (an article body) or page" in r.json()["message"]
 
 
 def test_summarise_without_a_summariser_is_503(tfidf: Path):
@@ -111,6 +114,145 @@ def test_serve_config(tmp_path: Path, repo: Path):
         load_serve_config(bad)
     with pytest.raises(ConfigError, match="backend"):
         load_serve_config(repo / "configs" / "serve" / "default.yaml", ["backend=gpu"])
+
+
+def test_classify_records_are_the_cli_records(client: TestClient, tfidf: Path, tmp_path: Path, capsys):
+    """ids, leads, bodies, top_k and min_score give the same records as `mlnews classify` on the same rows."""
+    from mlnews.cli import main
+
+    data = labelled_headlines()[:4]
+    rows = [{"id": f"n{i}", "title": t, "lead": f"Лид {i}.", "body": "Текст  статьи\u00a0с пробелами."}
+            for i, (t, _) in enumerate(data)]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["classify", "-m", str(tfidf), str(src), "--text-field", "title", "--id-field", "id",
+              "--lead-field", "lead", "--body-field", "body", "--top-k", "2", "--min-score", "0.4", "-q"])
+    assert exc.value.code == 0
+    cli = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    r = client.post("/classify", json={"texts": [x["title"] for x in rows], "ids": [x["id"] for x in rows],
+                                       "leads": [x["lead"] for x in rows], "bodies": [x["body"] for x in rows],
+                                       "top_k": 2, "min_score": 0.4})
+    assert r.status_code == 200
+    assert r.json()["predictions"] == cli
+    assert any(rec["label"] is None for rec in cli) or all(rec["score"] >= 0.4 for rec in cli)
+    plain = client.post("/classify", json={"texts": [data[0][0]]}).json()["predictions"]
+    assert plain == [{"id": "0", "text": data[0][0], "label": data[0][1], "score": plain[0]["score"]}]  # no top_k unless asked
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"texts": ["a", "b"], "ids": ["x"]}, 422, "ids: 1 values for 2 texts; expected one per text"),
+        ({"texts": ["a"], "leads": ["l", "m"]}, 422, "leads: 2 values for 1 texts"),
+        ({"texts": ["a"], "min_score": 1.5}, 422, "body.min_score: Input should be less than or equal to 1"),
+        ({"texts": ["a"], "leads": ["x" * 81]}, 413, "leads[0]: 81 characters; the limit is limits.max_chars=80"),
+        ({"texts": ["a"], "bodies": ["x" * 1001]}, 413, "bodies[0]: 1001 characters; the limit is limits.max_summarise_chars=1000"),
+    ],
+)
+def test_classify_optional_fields_are_checked(client: TestClient, body, status, message):
+    r = client.post("/classify", json=body)
+    assert r.status_code == status and message in r.json()["message"]
+
+
+PAGE = (
+    "Центробанк снизил ключевую ставку\n"
+    "Регулятор объяснил решение замедлением инфляции.\n"
+    + ARTICLE.replace(". ", ".\n") + "\n"
+    "Последние новости\n"
+    "10:02Спартак обыграл Зенит в матче\n"
+    "09:55Госдума приняла закон о связи\n"
+)
+
+
+def test_summarise_a_page_uses_the_body_like_the_cli(client: TestClient, tmp_path: Path, capsys):
+    from mlnews.cli import main
+
+    r = client.post("/summarise", json={"page": PAGE, "max_words": 40})
+    assert r.status_code == 200
+    summary = r.json()["summary"]
+    assert "10:02" not in summary and "Спартак" not in summary  # never the sidebar
+    assert not summary.startswith("Центробанк снизил ключевую ставку\n") and "Регулятор объяснил" not in summary
+    page = tmp_path / "page.txt"
+    page.write_text(PAGE, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["summarise", str(page), "--model", "lead", "--max-words", "40", "--json"])
+    assert exc.value.code == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == summary
+    html = "<html><body><article><h1>Заголовок</h1>" + "".join(f"<p>{p}</p>" for p in ARTICLE.split(". ")) + "</article></body></html>"
+    assert client.post("/summarise", json={"page": html}).status_code == 200
+
+
+def test_openapi_has_typed_responses_with_examples(client: TestClient):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for path, method, model in (("/classify", "post", "ClassifyResponse"), ("/summarise", "post", "SummaryResponse"),
+                                ("/health", "get", "HealthResponse"), ("/ready", "get", "ReadyResponse"),
+                                ("/labels", "get", "LabelsResponse")):
+        ref = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/" + model)
+        assert schemas[model].get("examples"), model
+    assert schemas["ClassifyRequest"]["examples"] and schemas["SummariseRequest"]["examples"]
+    assert {"texts", "ids", "leads", "bodies", "top_k", "min_score"} == set(schemas["ClassifyRequest"]["properties"])
+    assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_metrics_count_requests_texts_latency_and_errors(tfidf: Path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    http = TestClient(create_app(tfidf, summariser="lead", limits=ServeLimits(max_texts=4)))
+    assert http.post("/classify", json={"texts": ["Госдума приняла закон", "Спартак обыграл Зенит"]}).status_code == 200
+    assert http.post("/classify", json={"texts": ["a"] * 5}).status_code == 413
+    assert http.post("/classify", json={}).status_code == 422
+    assert http.get("/nope").status_code == 404
+    r = http.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(r.text) for s in fam.samples}
+    assert samples[("mlnews_http_requests_total", (("method", "POST"), ("path", "/classify"), ("status", "200")))] == 1
+    assert samples[("mlnews_http_requests_total", (("method", "POST"), ("path", "/classify"), ("status", "413")))] == 1
+    assert samples[("mlnews_http_errors_total", (("path", "/classify"), ("status", "422")))] == 1
+    assert samples[("mlnews_http_errors_total", (("path", "other"), ("status", "404")))] == 1
+    assert samples[("mlnews_texts_classified_total", ())] == 2
+    assert samples[("mlnews_http_request_duration_seconds_count", (("method", "POST"), ("path", "/classify")))] == 3
+
+
+def test_ready_only_once_the_models_are_loaded(tfidf: Path, monkeypatch):
+    import threading
+
+    from mlnews.infer.classifier import Classifier
+
+    release = threading.Event()
+    real_load = Classifier.load
+
+    def slow_load(*args, **kwargs):
+        release.wait(10)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(Classifier, "load", slow_load)
+    errors: list[str] = []
+    app = create_app(tfidf, summariser="lead", background_load=True, on_load_error=errors.append)
+    with TestClient(app) as http:  # the lifespan starts the loading thread
+        assert http.get("/health").json()["classifier"] is None
+        r = http.get("/ready")
+        assert r.status_code == 503 and r.json() == {"ready": False, "error": None}
+        r = http.post("/classify", json={"texts": ["a"]})
+        assert r.status_code == 503 and "still loading" in r.json()["message"]
+        release.set()
+        deadline = time.monotonic() + 20
+        while http.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "models did not load"
+            time.sleep(0.05)
+        assert http.get("/ready").json() == {"ready": True, "error": None}
+        assert http.post("/classify", json={"texts": ["Спартак обыграл Зенит"]}).status_code == 200
+    assert errors == []
+    with TestClient(create_app(tfidf.parent / "missing", background_load=True, on_load_error=errors.append)) as http:
+        deadline = time.monotonic() + 20
+        while not errors:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        r = http.get("/ready")
+        assert r.status_code == 503 and r.json()["error"] == errors[0] and "missing" in errors[0]
 
 
 def _free_port() -> int:
@@ -137,12 +279,12 @@ def live_server(tfidf: Path):
             if proc.poll() is not None:
                 pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("server did not answer /health within 60 s")
+                pytest.fail("server was not ready within 60 s")
             time.sleep(0.2)
         yield url
     finally:
@@ -162,6 +304,14 @@ def test_real_uvicorn_process(live_server: str):
         r = http.post("/summarise", json={"text": ARTICLE})
         assert r.status_code == 200 and r.json()["method"].startswith("textrank")
         assert http.post("/classify", json={"texts": ["a"] * 1000}).status_code == 413
+        r = http.post("/classify", json={"texts": ["Госдума приняла закон"], "ids": ["k1"], "top_k": 2})
+        assert r.status_code == 200 and r.json()["predictions"][0]["id"] == "k1" and len(r.json()["predictions"][0]["top_k"]) == 2
+        r = http.post("/summarise", json={"page": PAGE})
+        assert r.status_code == 200 and "10:02" not in r.json()["summary"]
+        assert http.get("/ready").json() == {"ready": True, "error": None}
+        metrics = http.get("/metrics").text
+        assert 'mlnews_http_requests_total{method="POST",path="/classify",status="413"} 1.0' in metrics
+        assert "mlnews_texts_classified_total 3.0" in metrics
 
 
 def test_model_calls_do_not_block_the_event_loop(tfidf: Path):
