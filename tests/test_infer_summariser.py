@@ -113,3 +113,19 @@ def test_cli_errors_are_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("Заголовок\nПервое. Второе.\n".encode())))
     code, out, _ = _run(capsys, "summarise", "-", "--model", "lead-1")
     assert code == 0 and out.strip() == "Первое."
+
+
+def test_page_that_is_all_sidebar_summarises_to_its_title_with_a_note():
+    from mlnews.ingest.page import parse_page_text
+
+    art = parse_page_text("Заголовок страницы\nПоследние новости\nПервая новость\n12:00Вторая новость\n11:00\n", "t")
+    assert art.lead is None and art.paragraphs == [] and len(art.headlines) == 2
+    for method in ("lead", "textrank"):
+        s = Summariser.load(method).summarise(art)
+        assert s.text == "Заголовок страницы"
+        assert "the article has only a title and 2 sidebar headlines, no lead or body: the summary is the title" in s.notes
+    lead_only = Summariser.load("lead").summarise(Article(title="Заголовок", lead="Лид статьи без текста."))
+    assert lead_only.text == "Лид статьи без текста."
+    assert lead_only.notes == ["the article has no body paragraphs: summarised from its lead"]
+    with_body = Summariser.load("lead").summarise(Article(title="З", lead="Лид.", paragraphs=["Тело статьи."]))
+    assert not any("body" in n for n in with_body.notes)

@@ -71,6 +71,19 @@ def article_text(item: str | Article) -> str:
     return item
 
 
+def source_notes(item: str | Article) -> list[str]:
+    """Notes on where the summary of an Article with no body comes from (e.g. a page that is all
+    sidebar: its title only). Empty for strings and for articles with body paragraphs."""
+    if not isinstance(item, Article) or any(p and p.strip() for p in item.paragraphs):
+        return []
+    side = f" and {len(item.headlines)} sidebar headline{'s' * (len(item.headlines) != 1)}" if item.headlines else ""
+    if (item.lead or "").strip():
+        return [f"the article has no body paragraphs{side}: summarised from its lead"]
+    if (item.title or "").strip():
+        return [f"the article has only a title{side}, no lead or body: the summary is the title"]
+    return []
+
+
 def detect_lang(text: str) -> str:
     """ru / uk / en / other via :func:`mlnews.ingest.lang.detect_lang` (first 2,000 characters)."""
     try:
@@ -129,7 +142,7 @@ def _prepare(item: str | Article) -> tuple[list[str], str, list[str]]:
     if not text.strip():
         raise InputError("no text to summarise: the article body is empty")
     sents = split_sentences(text, max_sentences=MAX_SENTENCES + 1)
-    notes = []
+    notes = source_notes(item)
     if len(sents) > MAX_SENTENCES:
         sents = sents[:MAX_SENTENCES]
         notes.append(f"long article: only its first {MAX_SENTENCES} sentences were considered")
