@@ -13,7 +13,9 @@ Endpoints::
     GET  /metrics    Prometheus text format (prometheus-client)
     GET  /docs, /openapi.json   (OpenAPI, typed responses with examples)
 
-Limits (``configs/serve/default.yaml``) -> 413 with a message naming the limit; malformed bodies ->
+Limits (``configs/serve/default.yaml``) -> 413 with a message naming the limit (a body, chunked or
+not, is read no further than ``max_body_bytes``); API keys (401) and a per-client concurrency limit
+(429), both off by default, are :mod:`mlnews.serve_guard`; malformed bodies ->
 422 whose ``message`` names the field (``body.texts: Field required``). Model calls run in worker
 threads behind a :class:`anyio.CapacityLimiter` (``model_threads``), so the event loop keeps
 answering ``/health`` while a big batch is being classified.
@@ -39,12 +41,15 @@ class ServeLimits:
     max_texts: int = 256  # texts in one POST /classify
     max_chars: int = 5000  # characters in one text of POST /classify
     max_summarise_chars: int = 200_000  # characters in the text of POST /summarise
-    max_body_bytes: int = 8_000_000  # Content-Length of any request
+    max_body_bytes: int = 8_000_000  # bytes of any request body, chunked or not: read no further (mlnews.serve_guard)
+    max_concurrent_per_client: int = 0  # requests in flight per client address -> 429 above; 0 = no limit
 
     def validate(self, prefix: str = "") -> None:
         for name in ("max_texts", "max_chars", "max_summarise_chars", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{prefix + '.' if prefix else ''}{name}: expected a positive integer")
+        if self.max_concurrent_per_client < 0:
+            raise ConfigError(f"{prefix + '.' if prefix else ''}max_concurrent_per_client: expected 0 (no limit) or more")
 
 
 @dataclass
@@ -56,6 +61,7 @@ class ServeConfig:
     backend: str = "auto"  # classifier backend: auto | torch | onnx | tfidf
     model_threads: int = 1  # model calls running at once (each may use several cores itself)
     log_level: str = "info"
+    api_key_file: Optional[str] = None  # one API key per line (else $MLNEWS_API_KEY; neither: no auth)
     limits: ServeLimits = field(default_factory=ServeLimits)
 
     def validate(self, prefix: str = "") -> None:
@@ -222,6 +228,7 @@ def create_app(
     *,
     backend: str = "auto",
     model_threads: int = 1,
+    api_keys: list[str] | tuple[str, ...] = (),
     background_load: bool = False,
     on_load_error: Optional[Callable[[str], None]] = None,
 ):
@@ -300,13 +307,11 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def _body_limit(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > limits.max_body_bytes:
-            msg = f"request body is {size} bytes; the limit is limits.max_body_bytes={limits.max_body_bytes}"
-            return JSONResponse(status_code=413, content={"message": msg, "detail": msg})
-        return await call_next(request)
+    from mlnews.serve_guard import RequestGuard
+
+    # API key (when ``api_keys``), per-client concurrency, a body read no further than max_body_bytes
+    app.add_middleware(RequestGuard, max_body_bytes=limits.max_body_bytes, api_keys=api_keys,
+                       max_concurrent_per_client=limits.max_concurrent_per_client)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
