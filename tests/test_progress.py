@@ -120,3 +120,13 @@ def test_trainer_progress_goes_to_stderr_not_stdout(tmp_path, capsys):
     assert re.search(r"mlnews train: step 2/6: loss [\d.]+", text)
     assert re.search(r"mlnews train: step 3: validation loss [\d.]+", text)
     assert re.search(r"mlnews train: train: 6 steps in ", text)
+
+
+def test_input_total_counts_rows_of_line_files(tmp_path):
+    from mlnews.progress import input_total
+
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n\n{"text": "y"}', encoding="utf-8")  # no final newline
+    (tmp_path / "b.csv").write_text("text\nx\ny\nz\n", encoding="utf-8")
+    assert input_total([(str(tmp_path / "a.jsonl"), "jsonl"), (str(tmp_path / "b.csv"), "csv")]) == 3 + 3
+    assert input_total([(str(tmp_path / "a.jsonl"), "jsonl"), ("-", "jsonl")]) is None
+    assert input_total([(str(tmp_path / "p.txt"), "page")]) is None
