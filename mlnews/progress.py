@@ -239,7 +239,7 @@ def _fmt_logs(logs: dict) -> str:
                      for k, v in logs.items() if k not in skip)
 
 
-def trainer_progress(progress: StageProgress) -> Any:
+def trainer_progress(progress: StageProgress, *, close: bool = False) -> Any:
     """A ``transformers.TrainerCallback`` that reports training to ``progress`` (stderr), never stdout.
 
     Stages: ``train`` (steps, total ``max_steps``, with ETA) and ``evaluate`` (batches); each log
@@ -279,15 +279,25 @@ def trainer_progress(progress: StageProgress) -> Any:
         def on_train_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
                 progress.finish("train")
+                if close:
+                    progress.close()
 
     return _TrainerProgress()
 
 
-def hook_trainer(trainer: Any, progress: StageProgress) -> Any:
-    """Replace the Trainer's stdout printers (tqdm bars, log dicts) by :func:`trainer_progress`."""
+def hook_trainer(trainer: Any, progress: Optional[StageProgress] = None) -> Any:
+    """Replace the Trainer's stdout printers (tqdm bars, log dicts) by :func:`trainer_progress`.
+
+    Without ``progress``, a ``StageProgress("mlnews train")`` is made and closed when training
+    ends (``disable_tqdm`` is not consulted: it follows the log level, which the CLI sets to errors).
+    Returns the trainer.
+    """
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    own = progress is None
+    if own:
+        progress = StageProgress("mlnews train", summary=False)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(trainer_progress(progress))
+    trainer.add_callback(trainer_progress(progress, close=own))
     return trainer
