@@ -51,6 +51,57 @@ def load_yaml(path: str | os.PathLike) -> dict:
     return data
 
 
+def option(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+           ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
+           kinds: tuple[str, ...] | None = None) -> Any:
+    """A config field with its bounds (checked by :func:`from_dict`) and the model kinds it applies to.
+
+    ``kinds``: the field (or whole section) is only read for these ``model.kind`` values; setting it
+    in a config for another kind is an error instead of being silently ignored (see
+    :func:`check_applicable`).
+    """
+    meta = {"bounds": (ge, gt, le, lt), "kinds": kinds}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _check_bounds(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        ge, gt, le, lt = f.metadata.get("bounds", (None, None, None, None))
+        value = getattr(obj, f.name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        lo = f">= {ge:g}" if ge is not None else f"> {gt:g}" if gt is not None else None
+        hi = f"<= {le:g}" if le is not None else f"< {lt:g}" if lt is not None else None
+        bad = (ge is not None and value < ge) or (gt is not None and value <= gt) or \
+              (le is not None and value > le) or (lt is not None and value >= lt)
+        if bad:
+            want = " and ".join(x for x in (lo, hi) if x)
+            none = " or null" if "None" in str(f.type) or "Optional" in str(f.type) else ""
+            raise ConfigError(f"{key}: expected {want}{none}, got {value!r}")
+
+
+def given_keys(section: Any) -> frozenset[str]:
+    """The keys a config file (or an override) set in this section, as opposed to defaults."""
+    return getattr(section, "_given", frozenset())
+
+
+def check_applicable(cfg: Any, kind: str, prefix: str = "") -> None:
+    """Refuse keys that were set but that ``kind`` (the config's ``model.kind``) would ignore."""
+    for f in dataclasses.fields(cfg):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        kinds = f.metadata.get("kinds")
+        if f.name in given_keys(cfg) and kinds is not None and kind not in kinds:
+            raise ConfigError(
+                f"{key}: not used by model.kind {kind} (only by {', '.join(kinds)}); remove it"
+            )
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and f.name in given_keys(cfg):
+            check_applicable(value, kind, key)
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
@@ -151,20 +202,24 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    obj._given = frozenset(data)  # type: ignore[attr-defined]  # which keys were set (see check_applicable)
+    _check_bounds(obj, prefix)
     validate = getattr(obj, "validate", None)
     if callable(validate):
         validate(prefix)
     return obj
 
 
-def to_dict(obj: Any) -> Any:
-    """Dataclass (nested) -> plain dict, suitable for YAML/JSON."""
+def to_dict(obj: Any, kind: str | None = None) -> Any:
+    """Dataclass (nested) -> plain dict, suitable for YAML/JSON; with ``kind``, fields that do not apply
+    to that ``model.kind`` are left out (so a dumped config loads back without errors)."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name), kind) for f in dataclasses.fields(obj)
+                if kind is None or f.metadata.get("kinds") is None or kind in f.metadata["kinds"]}
     if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
+        return [to_dict(v, kind) for v in obj]
     if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
+        return {k: to_dict(v, kind) for k, v in obj.items()}
     return obj
 
 
@@ -253,18 +308,85 @@ def load_config(path: str | os.PathLike, cls: type[T], overrides: list[str] | tu
     data = load_yaml(path)
     data = apply_overrides(data, list(overrides), cls)
     try:
-        return from_dict(cls, data)
+        cfg = from_dict(cls, data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    cfg._config_file = Path(path)  # type: ignore[attr-defined]  # base of its relative paths
+    return cfg
 
 
-def resolve_path(value: str, base: str | os.PathLike) -> Path:
-    """Resolve a path from a config: absolute, relative to the CWD if it exists, else to ``base``."""
-    p = Path(os.path.expanduser(value))
-    if p.is_absolute() or p.exists():
-        return p
-    candidate = Path(base) / p
-    return candidate if candidate.exists() else p
+def repo_root_for(config_path: Path) -> Path:
+    """The folder above ``config_path`` that holds ``configs/`` (else the config's own folder)."""
+    for parent in config_path.resolve().parents:
+        if (parent / "configs").is_dir() or (parent / "pyproject.toml").is_file():
+            return parent
+    return config_path.resolve().parent
+
+
+class PathResolver:
+    """The one rule for relative paths in configs: the config file's folder, then the CWD, then the
+    repository root (the checkout holding the config, then the one mlnews runs from).
+
+    An absolute path (or ``~/...``) is used as is. ``config_path=None`` (a config built in code) starts
+    at the CWD.
+    """
+
+    def __init__(self, config_path: str | os.PathLike | None):
+        bases = []
+        if config_path is not None:
+            config_path = Path(config_path)
+            bases.append(config_path.resolve().parent)
+        bases.append(Path.cwd())
+        if config_path is not None:
+            bases.append(repo_root_for(config_path))
+        bases.append(project_root())  # the shipped configs/ (taxonomy, keywords, mappings)
+        self.bases = list(dict.fromkeys(b.resolve() for b in bases))
+
+    def find(self, value: str) -> Path | None:
+        """The first existing candidate for ``value`` (resolved), else None."""
+        p = Path(os.path.expanduser(value))
+        for c in [p] if p.is_absolute() else [b / p for b in self.bases]:
+            if c.exists():
+                return c.resolve()
+        return None
+
+    def file(self, value: str, key: str, *, kind: str = "file") -> Path:
+        found = self.find(value)
+        if found is not None:
+            return found
+        p = Path(os.path.expanduser(value))
+        tried = ", ".join(os.path.normpath(c) for c in ([p] if p.is_absolute() else [b / p for b in self.bases]))
+        raise ConfigError(f"{key}: {kind} {value!r} not found (looked in {tried})")
+
+    def many(self, value: str, key: str) -> list[Path]:
+        """A file, a folder (all its files, sorted) or a glob pattern -> sorted list of files."""
+        import glob
+
+        if any(ch in value for ch in "*?["):
+            p = Path(os.path.expanduser(value))
+            patterns = [str(p)] if p.is_absolute() else [str(b / p) for b in self.bases]
+            for pat in patterns:
+                hits = sorted(Path(h).resolve() for h in glob.glob(pat, recursive=True) if Path(h).is_file())
+                if hits:
+                    return hits
+            raise ConfigError(f"{key}: no files match {value!r} (looked in {', '.join(map(str, self.bases))})")
+        path = self.file(value, key)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            if not files:
+                raise ConfigError(f"{key}: folder {path} has no files")
+            return files
+        return [path]
+
+
+def resolve_path(value: str, config_path: str | os.PathLike | None = None) -> Path:
+    """``value`` by the one path rule (:class:`PathResolver`); a path that exists nowhere comes back as is."""
+    return PathResolver(config_path).find(value) or Path(os.path.expanduser(value))
+
+
+def config_file(cfg: Any) -> Path | None:
+    """The file a config was loaded from (:func:`load_config`), for resolving its relative paths."""
+    return getattr(cfg, "_config_file", None)
 
 
 def project_root() -> Path:
@@ -273,7 +395,9 @@ def project_root() -> Path:
 
 
 def dump_yaml(obj: Any) -> str:
-    return yaml.safe_dump(to_dict(obj), allow_unicode=True, sort_keys=False)
+    """The whole resolved config as YAML (only the keys that apply to its ``model.kind``)."""
+    kind = getattr(getattr(obj, "model", None), "kind", None)
+    return yaml.safe_dump(to_dict(obj, kind), allow_unicode=True, sort_keys=False)
 
 
 _ = typing  # keep the import for get_type_hints on postponed annotations

@@ -81,7 +81,7 @@ def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
     Subsets: overall and per language, each on all test rows, on the ../shared/data rows only and on
     the held-out sample only.
     """
-    from mlnews.train.metrics import paired_bootstrap
+    from mlnews.evaluate.metrics import paired_bootstrap
 
     (name_a, dir_a), (name_b, dir_b) = model_dirs.items()
     a, b = read_predictions(dir_a / "eval-test"), read_predictions(dir_b / "eval-test")

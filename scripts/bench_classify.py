@@ -63,7 +63,7 @@ def build_probe(out: Path, train: list[tuple[str, str]], labels: list[str], batc
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from mlnews.models import resolve
-    from mlnews.train.manifest import make_manifest, write_manifest
+    from mlnews.modelfolder import Manifest, ModelFolder
 
     base = resolve("e5-small")
     tok = AutoTokenizer.from_pretrained(base.path)
@@ -88,7 +88,7 @@ def build_probe(out: Path, train: list[tuple[str, str]], labels: list[str], batc
         model.classifier.bias.copy_(torch.tensor(lr.intercept_, dtype=torch.float32))
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    write_manifest(out, make_manifest(
+    ModelFolder(out).finish(Manifest.new(
         task="classification", kind="transformer", labels=labels, base_model="e5-small (frozen, linear probe)",
         input={"prefix": base.input_prefix, "max_length": 128, "use_lead": True, "body_chars": 300},
     ))
@@ -100,7 +100,7 @@ def build_tfidf(out: Path, train: list[tuple[str, str]], labels: list[str]) -> N
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from mlnews.train.manifest import make_manifest, write_manifest
+    from mlnews.modelfolder import Manifest, ModelFolder
 
     pipe = Pipeline([
         ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
@@ -108,7 +108,7 @@ def build_tfidf(out: Path, train: list[tuple[str, str]], labels: list[str]) -> N
     ]).fit([t for t, _ in train], [lab for _, lab in train])
     out.mkdir(parents=True, exist_ok=True)
     sio.dump(pipe, out / "model.skops")
-    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=labels,
+    ModelFolder(out).finish(Manifest.new(task="classification", kind="tfidf", labels=labels,
                                       input={"prefix": "", "max_length": 128, "use_lead": True, "body_chars": 300}))
 
 

@@ -62,7 +62,7 @@ def build_tfidf(titles: list[str], labels: list[str], out: Path) -> Path:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from mlnews.train.manifest import make_manifest, write_manifest
+    from mlnews.modelfolder import Manifest, ModelFolder
 
     pipe = Pipeline([("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), max_features=50_000, sublinear_tf=True)),
                      ("clf", LogisticRegression(max_iter=300))])
@@ -70,7 +70,7 @@ def build_tfidf(titles: list[str], labels: list[str], out: Path) -> Path:
     out.mkdir(parents=True)
     sio.dump(pipe, out / "model.skops")
     names = [str(c) for c in pipe.classes_]
-    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=names,
+    ModelFolder(out).finish(Manifest.new(task="classification", kind="tfidf", labels=names,
                                       input={"prefix": "", "max_length": 128, "use_lead": True, "body_chars": 300},
                                       base_model=None))
     return out
@@ -131,12 +131,12 @@ def main() -> None:
     t = time.perf_counter()
     init_ray()
     res["ray_start_seconds"] = round(time.perf_counter() - t, 1)
-    from mlnews.infer.stream import InputSpec
+    from mlnews.ingest.inputs import Columns
 
     runs = []
     for n, workers in enumerate(int(w) for w in args.order.split(",")):
         t = time.perf_counter()
-        r = classify_dist([str(tmp / "shards")], str(model), tmp / f"out-{n}", spec=InputSpec(text_field="title", id_field="id"),
+        r = classify_dist([str(tmp / "shards")], str(model), tmp / f"out-{n}", spec=Columns(text="title", id="id"),
                           batch_size=args.batch_size, workers=workers)
         s = time.perf_counter() - t
         assert r.rows_out == args.rows and r.n_skipped == 0, r

@@ -2,7 +2,7 @@
 
 Scores Lead-1/2/3, TextRank-1/3 (TF-IDF; optionally the e5 encoder) and every model folder given,
 against the article's lead (summary) and title (headline), overall and per language, with
-:func:`mlnews.train.summariser.evaluate`. Adds one row scored with a Cyrillic-blind tokenizer
+:func:`mlnews.evaluate.summariser.evaluate_summariser`. Adds one row scored with a Cyrillic-blind tokenizer
 (the default of the ``rouge_score`` package) to show why we do not use it.
 
     python scripts/bench_summariser.py --data configs/data/default.yaml --split test \
@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from mlnews.infer.summariser import Summariser
-    from mlnews.train.rouge import corpus_scores, latin_only_tokenize
-    from mlnews.train.summariser import evaluate, load_rows
+    from mlnews.evaluate.rouge import corpus_scores, latin_only_tokenize
+    from mlnews.data.articles import article_rows as load_rows
+    from mlnews.evaluate.summariser import evaluate_summariser as evaluate
 
     methods = ["lead-1", "lead-2", "lead-3", "textrank-1", "textrank-3"]
     results: list[tuple[str, dict]] = []

@@ -541,7 +541,7 @@ import sys
 
 from mlnews import Summariser
 from mlnews.data import ensure_dataset, load_built
-from mlnews.train.rouge import corpus_scores, latin_only_tokenize, tokenize
+from mlnews.evaluate.rouge import corpus_scores, latin_only_tokenize, tokenize
 ''' + RUN_CLI + r'''
 
 OUT = Path(OUT)
@@ -604,7 +604,7 @@ with pd.option_context("display.max_colwidth", 400):
 # %% [markdown]
 # ## ROUGE
 #
-# `mlnews.train.rouge`: ROUGE-1/2/L F1 over lowercased razdel tokens (`ё` folded to `е`,
+# `mlnews.evaluate.rouge`: ROUGE-1/2/L F1 over lowercased razdel tokens (`ё` folded to `е`,
 # punctuation dropped, no stemming) and character chrF, in percent; overall and per language.
 
 # %%

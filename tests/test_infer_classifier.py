@@ -10,7 +10,7 @@ import pytest
 
 from mlnews.errors import MlnewsError
 from mlnews.infer.classifier import Classifier, TorchBackend
-from mlnews.train.manifest import make_manifest, write_manifest
+from mlnews.modelfolder import Manifest, ModelFolder
 from test_train_tinybert import LABELS, build_tiny_bert, synthetic_rows
 
 
@@ -25,7 +25,7 @@ def transformer_dir(tmp_path_factory) -> Path:
     )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    write_manifest(out, make_manifest(task="classification", kind="transformer", labels=LABELS,
+    ModelFolder(out).finish(Manifest.new(task="classification", kind="transformer", labels=LABELS,
                                       input={"prefix": "query: ", "max_length": 32, "use_lead": True, "body_chars": 20},
                                       base_model="tiny"))
     return out
@@ -45,7 +45,7 @@ def tfidf_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tfidf")
     save_pipeline(pipe, out / "model.skops")
     # Manifest label order differs from the pipeline's alphabetical classes_ on purpose.
-    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=LABELS,
+    ModelFolder(out).finish(Manifest.new(task="classification", kind="tfidf", labels=LABELS,
                                       input={"prefix": "", "max_length": 128, "use_lead": True, "body_chars": 300}))
     return out
 
@@ -113,7 +113,7 @@ def test_tfidf_refuses_untrusted_types(tmp_path):
     out = tmp_path / "evil"
     out.mkdir()
     sio.dump(FunctionTransformer(func=json.loads), out / "model.skops")
-    write_manifest(out, make_manifest(task="classification", kind="tfidf", labels=LABELS))
+    ModelFolder(out).finish(Manifest.new(task="classification", kind="tfidf", labels=LABELS))
     with pytest.raises(MlnewsError, match="refusing to load untrusted types"):
         Classifier.load(out)
 

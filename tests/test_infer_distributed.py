@@ -17,8 +17,12 @@ import pytest
 
 from infer_helpers import LABELS, labelled_headlines, tiny_tfidf_dir, tiny_transformer_dir
 from mlnews.errors import InputError
-from mlnews.infer.distributed import find_shards, iter_parquet, iter_shard
-from mlnews.infer.stream import BadRow, InputSpec, Row, StreamStats, iter_rows
+from mlnews.infer.distributed import find_shards, iter_shard
+from mlnews.ingest.inputs import BadRow, Columns, ReadStats, Row, iter_rows, iter_source_rows
+
+
+def iter_parquet(path: str, cols: Columns):
+    return iter_source_rows(path, "parquet", cols, ReadStats())
 
 
 def write_jsonl(path: Path, recs: list, extra_lines: dict[int, str] | None = None) -> Path:
@@ -66,7 +70,7 @@ def test_find_shards_walks_directories_and_reports_other_files(tmp_path: Path):
 @pytest.mark.parametrize("arg, message", [
     ("missing", r"missing: no such file or directory"),
     ("notes.md", r"notes\.md: cannot tell the format from the extension '\.md'"),
-    ("empty", r"empty: directory has no shards"),
+    ("empty", r"empty: directory has no page files or shards"),
     ("-", r"not stdin"),
 ])
 def test_find_shards_errors_name_the_argument(tmp_path: Path, monkeypatch, arg: str, message: str):
@@ -82,7 +86,7 @@ def test_parquet_rows_are_validated_like_jsonl_records(tmp_path: Path):
             {"title": "Матч", "uid": None}]
     path = write_parquet(tmp_path / "x.parquet", recs)
     jsonl = write_jsonl(tmp_path / "x.jsonl", recs)
-    spec = InputSpec(text_field="title", id_field="uid")
+    spec = Columns(text="title", id="uid")
     from_parquet = list(iter_parquet(str(path), spec))
     from_jsonl = list(iter_rows([str(jsonl)], spec))
     assert len(from_parquet) == len(from_jsonl) == 4
@@ -98,21 +102,21 @@ def test_parquet_rows_are_validated_like_jsonl_records(tmp_path: Path):
 def test_unreadable_parquet_is_one_bad_row_naming_the_file(tmp_path: Path):
     path = tmp_path / "bad.parquet"
     path.write_bytes(b"PAR1 this is not parquet")
-    items = list(iter_parquet(str(path), InputSpec()))
+    items = list(iter_parquet(str(path), Columns()))
     assert len(items) == 1 and isinstance(items[0], BadRow)
     assert items[0].where == str(path) and items[0].reason.startswith("unreadable Parquet file (")
 
 
 def test_a_missing_text_field_in_parquet_is_counted_per_row(tmp_path: Path):
     path = write_parquet(tmp_path / "x.parquet", [{"headline": "a"}, {"headline": "b"}])
-    items = list(iter_parquet(str(path), InputSpec(text_field="title")))
+    items = list(iter_parquet(str(path), Columns(text="title")))
     assert [str(i) for i in items] == [f"{path}:1: missing field 'title'", f"{path}:2: missing field 'title'"]
 
 
 def test_jsonl_shard_reads_like_the_local_reader(tmp_path: Path):
     path = write_jsonl(tmp_path / "a.jsonl", headline_rows(20, 1, "u"), {3: "{broken", 9: ""})
-    spec = InputSpec(text_field="title")
-    stats = StreamStats()
+    spec = Columns(text="title")
+    stats = ReadStats()
     got = [(type(i).__name__, i.where) for i in iter_shard(str(path), "jsonl", spec, stats)]
     want = [(type(i).__name__, i.where) for i in iter_rows([str(path)], spec)]
     assert got == want and stats.blank_lines == 1
@@ -174,7 +178,7 @@ def local_classify(model: Path, inputs: list[Path], out: Path, capsys, *extra: s
 def test_ray_gives_the_local_labels_on_1000_rows(ray_local, models, thousand, tmp_path, capsys, kind):
     from mlnews.infer.distributed import classify_dist
 
-    res = classify_dist([str(thousand)], str(models[kind]), tmp_path / "out", spec=InputSpec(text_field="title", id_field="uid"),
+    res = classify_dist([str(thousand)], str(models[kind]), tmp_path / "out", spec=Columns(text="title", id="uid"),
                         top_k=2, batch_size=16, workers=2, rows_per_shard=300)
     assert (res.rows_in, res.rows_out, res.n_skipped, res.files) == (1000, 1000, 0, 3)
     dist = read_out(tmp_path / "out")
@@ -207,7 +211,7 @@ def test_a_malformed_shard_is_reported_not_fatal(ray_local, models, tmp_path, ca
     write_parquet(d / "good2.parquet", headline_rows(80, 5, "p"))
     write_jsonl(d / "broken.jsonl", headline_rows(10, 6, "x"), {2: "{not json", 5: '{"uid": "no-title"}', 7: ""})
     (d / "corrupt.parquet").write_bytes(b"PAR1 truncated garbage")
-    res = classify_dist([str(d)], str(models["tfidf"]), tmp_path / "out", spec=InputSpec(text_field="title", id_field="uid"),
+    res = classify_dist([str(d)], str(models["tfidf"]), tmp_path / "out", spec=Columns(text="title", id="uid"),
                         workers=2)
     assert res.files == 4
     assert res.rows_out == 120 + 80 + 10  # every good row of every shard, the broken one's included
@@ -231,7 +235,7 @@ def test_strict_stops_at_the_first_malformed_row_and_writes_nothing(ray_local, m
     d.mkdir()
     write_jsonl(d / "a.jsonl", headline_rows(5, 7, "a"), {1: "{oops"})
     with pytest.raises(InputError, match=r"a\.jsonl:2: malformed JSON .*\(--strict\)$"):
-        classify_dist([str(d)], str(models["tfidf"]), tmp_path / "out", spec=InputSpec(text_field="title"), strict=True)
+        classify_dist([str(d)], str(models["tfidf"]), tmp_path / "out", spec=Columns(text="title"), strict=True)
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")], "temporary output folder removed"
 
@@ -242,7 +246,7 @@ def test_parquet_output_holds_the_jsonl_rows(ray_local, models, thousand, tmp_pa
 
     from mlnews.infer.distributed import classify_dist
 
-    spec = InputSpec(text_field="title", id_field="uid")
+    spec = Columns(text="title", id="uid")
     classify_dist([str(thousand)], str(models["tfidf"]), tmp_path / "pq", spec=spec, out_format="parquet", top_k=3)
     classify_dist([str(thousand)], str(models["tfidf"]), tmp_path / "js", spec=spec, top_k=3)
     table = pq.read_table(tmp_path / "pq", schema=None)  # a folder of part-*.parquet (pyarrow skips _summary.json)

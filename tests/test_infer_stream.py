@@ -12,16 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlnews.errors import InputError
-from mlnews.infer.stream import (
-    BadRow,
-    InputSpec,
-    RecordWriter,
-    Row,
-    StreamStats,
-    iter_rows,
-    predict_in_order,
-    resolve_inputs,
-)
+from mlnews.infer.stream import RecordWriter, predict_in_order
+from mlnews.ingest.inputs import BadRow, Columns, ReadStats, Row, iter_rows, resolve_inputs
 
 
 def _split(items):
@@ -44,8 +36,8 @@ def test_jsonl_good_and_malformed_rows_are_all_accounted(tmp_path: Path):
         b'{"text": "last   row\\u00a0here", "lead": "a lead"}',
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    stats = StreamStats()
-    good, bad = _split(list(iter_rows([str(path)], InputSpec(id_field="id", lead_field="lead"), stats)))
+    stats = ReadStats()
+    good, bad = _split(list(iter_rows([str(path)], Columns(id="id", lead="lead"), stats)))
     assert [r.text for r in good] == ["Курс рубля", "last row here"]
     assert [r.id for r in good] == ["10", f"{path}:9"]  # id field when present, else file:line
     assert good[1].lead == "a lead"
@@ -71,7 +63,7 @@ def test_csv_rows_with_quotes_newlines_and_bad_rows(tmp_path: Path):
         + b"a5,caf\xe9,z\n"
         + "a6,Последняя,z\n".encode()
     )
-    good, bad = _split(list(iter_rows([str(path)], InputSpec(text_field="headline", id_field="id"))))
+    good, bad = _split(list(iter_rows([str(path)], Columns(text="headline", id="id"))))
     assert [(r.id, r.text) for r in good] == [("a1", 'Матч, который "запомнят"'), ("a2", "две\nстроки"), ("a6", "Последняя")]
     assert [(b.where, b.reason) for b in bad] == [
         (f"{path}:5", "expected 3 fields, got 2"),
@@ -92,8 +84,8 @@ def test_tsv_and_txt(tmp_path: Path):
     tsv.write_text("text\tid\nпервый\t1\nвторой\t2\n", encoding="utf-8")
     txt = tmp_path / "in.txt"
     txt.write_text("одна строка\n\n  другая  строка \n", encoding="utf-8")
-    stats = StreamStats()
-    rows = list(iter_rows([str(tsv), str(txt)], InputSpec(id_field="id"), stats))
+    stats = ReadStats()
+    rows = list(iter_rows([str(tsv), str(txt)], Columns(id="id"), stats))
     assert [(r.id, r.text) for r in rows] == [("1", "первый"), ("2", "второй"), (f"{txt}:1", "одна строка"), (f"{txt}:3", "другая строка")]
     assert stats.blank_lines == 1
 
@@ -112,16 +104,16 @@ def test_stdin_is_sniffed_as_jsonl_or_text(data: bytes, expected: list[str]):
 
 
 def test_resolve_inputs_checks_paths_and_formats(tmp_path: Path):
-    (tmp_path / "x.parquet").write_bytes(b"")
+    (tmp_path / "x.md").write_bytes(b"")
     with pytest.raises(InputError, match="cannot tell the format"):
-        resolve_inputs([str(tmp_path / "x.parquet")])
+        resolve_inputs([str(tmp_path / "x.md")])
     with pytest.raises(InputError, match="no such file or directory"):
         resolve_inputs([str(tmp_path / "missing.jsonl")])
     with pytest.raises(InputError, match="--format 'xml'"):
         resolve_inputs(["-"], "xml")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InputError, match="directory has no page files"):
+    with pytest.raises(InputError, match="directory has no page files or shards"):
         resolve_inputs([str(empty)])
     pages = tmp_path / "pages"
     (pages / "sub").mkdir(parents=True)
@@ -136,7 +128,7 @@ def test_resolve_inputs_checks_paths_and_formats(tmp_path: Path):
     forced = resolve_inputs([str(pages)], "txt")
     assert (str(pages / "expected.json"), "txt") in forced
     # --format applies to explicit files regardless of extension
-    assert resolve_inputs([str(tmp_path / "x.parquet")], "txt") == [(str(tmp_path / "x.parquet"), "txt")]
+    assert resolve_inputs([str(tmp_path / "x.md")], "txt") == [(str(tmp_path / "x.md"), "txt")]
 
 
 def _rows(texts: list[str]) -> list[Row]:

@@ -1,4 +1,4 @@
-"""Page-dump parser, decoding checks, read_document and expand_paths."""
+"""Page-dump parser, decoding checks and read_document."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlnews.errors import ConfigError, InputError
-from mlnews.ingest import expand_paths, parse_plain_text, read_document
+from mlnews.ingest import parse_plain_text, read_document
 from mlnews.ingest.page import PageConfig, load_page_config, parse_page_text, read_page
 
 FIX = Path(__file__).parent / "fixtures" / "ingest"
@@ -257,7 +257,7 @@ def test_bad_config_key_and_override(tmp_path):
     assert load_page_config(None, ["max_title_chars=50"]).max_title_chars == 50
 
 
-# --- read_document and expand_paths -------------------------------------------------------------
+# --- read_document -------------------------------------------------------------
 
 
 def test_read_document_detects_kinds(tmp_path, seed_page):
@@ -283,21 +283,6 @@ def test_read_document_rejects_empty_stdin(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     with pytest.raises(InputError, match=r"^<stdin>: empty file"):
         read_document("-")
-
-
-def test_expand_paths_rule(tmp_path):
-    d = tmp_path / "pages"
-    (d / "sub").mkdir(parents=True)
-    for name in ["b.txt", "a.HTML", "c.htm", ".hidden.txt", "notes.md", "sub/x.txt"]:
-        (d / name).write_text("x", encoding="utf-8")
-    skipped: list = []
-    out = expand_paths([d, "-", tmp_path / "missing.txt"], skipped=skipped)
-    assert out == [d / "a.HTML", d / "b.txt", d / "c.htm", "-", tmp_path / "missing.txt"]
-    assert sorted(p.name for p, _ in skipped) == [".hidden.txt", "notes.md", "sub"]
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(InputError, match="directory has no page files"):
-        expand_paths([empty])
 
 
 # --- properties --------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ def test_resolve_local_folder_prefix(tmp_path):
     trained = tmp_path / "trained"
     trained.mkdir()
     (trained / "config.json").write_text("{}")
-    (trained / "mlnews.json").write_text(json.dumps({"format": 1, "input": {"prefix": "query: "}}))
+    (trained / "mlnews.json").write_text(json.dumps({"format": 1, "task": "classification", "kind": "transformer",
+                                                  "labels": ["a", "b"], "input": {"prefix": "query: "}}))
     assert resolve(str(trained)).input_prefix == "query: "
 
 
@@ -214,9 +215,10 @@ def test_corpus_reader_counts_every_record(tmp_path):
     (folder / "sub" / "b.csv").write_text("title,body\nЗаголовок два,не читається\n", encoding="utf-8")
     (folder / "c.txt").write_text("Рядок один\n\nРядок два\n", encoding="utf-8")
     (folder / "ignored.md").write_text("not read")
-    texts, counts = iter_corpus_texts([folder], ["title", "text"])
+    (folder / "c.txt").rename(tmp_path / "c.txt")  # a directory holds pages or record shards, not both
+    texts, counts = iter_corpus_texts([folder, tmp_path / "c.txt"], ["title", "text"])
     assert sorted(texts) == sorted(["Заголовок один", "Текст один", "Заголовок два", "Рядок один", "Рядок два"])
-    assert counts == {"files": 3, "records": 6, "texts": 5, "skipped_empty": 2}
+    assert counts == {"files": 3, "records": 5, "texts": 5, "skipped_empty": 1}  # blank lines are not records
 
 
 def test_corpus_reader_errors_name_the_file(tmp_path):
@@ -228,13 +230,13 @@ def test_corpus_reader_errors_name_the_file(tmp_path):
         iter_corpus_texts([bad], ["title"])
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9\n".encode("latin-1"))
-    with pytest.raises(InputError, match="latin1.txt: not valid UTF-8"):
+    with pytest.raises(InputError, match="latin1.txt:1: not valid UTF-8"):
         iter_corpus_texts([latin1], ["title"])
-    with pytest.raises(InputError, match="no such file or folder"):
+    with pytest.raises(InputError, match="no such file or directory"):
         iter_corpus_texts([tmp_path / "missing.jsonl"], ["title"])
-    other = tmp_path / "x.parquet"
-    other.write_bytes(b"PAR1")
-    with pytest.raises(InputError, match="expected a .jsonl, .csv, .txt file"):
+    other = tmp_path / "x.md"
+    other.write_bytes(b"notes")
+    with pytest.raises(InputError, match="cannot tell the format from the extension '.md'"):
         iter_corpus_texts([other], ["title"])
 
 

@@ -88,7 +88,7 @@ def test_ten_steps_write_every_artefact(tiny, tmp_path):
 
 def test_tiny_model_learns_keyword_topics(tiny, tmp_path):
     """A quality floor on an easy synthetic task: the training loop really optimises."""
-    from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
+    from mlnews.evaluate.classifier import evaluate_classifier, load_eval_rows
 
     # Test predictions are made outside the Trainer (whose eval sampler reorders rows when
     # group_by_length is on), so they must match `mlnews evaluate` row by row.

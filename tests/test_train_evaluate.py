@@ -76,7 +76,7 @@ def test_evaluate_errors_are_one_line(trained, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok", "label": "economy"}\n{not json\n', encoding="utf-8")
     code, _, err = run_cli(["evaluate", str(trained["model"]), str(bad)], capsys)
-    assert code == 2 and f"{bad}:2: malformed JSON line" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and f"{bad}:2: malformed JSON" in err and len(err.strip().splitlines()) == 1
 
     code, _, err = run_cli(["evaluate", str(tmp_path), str(bad)], capsys)
     assert code == 2 and "not an mlnews model folder" in err
@@ -84,7 +84,7 @@ def test_evaluate_errors_are_one_line(trained, tmp_path, capsys):
     wrong_field = tmp_path / "wf.jsonl"
     wrong_field.write_text('{"headline": "x", "label": "economy"}\n', encoding="utf-8")
     code, _, err = run_cli(["evaluate", str(trained["model"]), str(wrong_field)], capsys)
-    assert code == 2 and "wf.jsonl:1: field 'text' missing" in err
+    assert code == 2 and "wf.jsonl:1: missing field 'text'" in err
 
     code, _, err = run_cli(["evaluate", str(trained["model"]), str(trained["data"]), "--split", "dev"], capsys)
     assert code == 2 and "split 'dev' not found" in err

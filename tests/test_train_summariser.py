@@ -84,7 +84,7 @@ train: {{max_steps: 60, learning_rate: 3.0e-3, batch_size: 10, warmup_ratio: 0.0
 
 
 def test_every_shipped_config_loads(repo):
-    from mlnews.train.summariser import load_summariser_config
+    from mlnews.train.config import load_summariser_config
 
     configs = sorted((repo / "configs" / "summariser").glob("*.yaml"))
     assert configs, "configs/summariser has no configs"
@@ -95,7 +95,7 @@ def test_every_shipped_config_loads(repo):
 
 
 def test_config_errors_name_the_key(tmp_path, tiny_encoder, data_file):
-    from mlnews.train.summariser import load_summariser_config
+    from mlnews.train.config import load_summariser_config
 
     path = _config(tmp_path, tiny_encoder, data_file)
     with pytest.raises(ConfigError, match=r"target\.field"):
@@ -109,7 +109,7 @@ def test_config_errors_name_the_key(tmp_path, tiny_encoder, data_file):
 
 
 def test_jsonl_rows_errors_name_the_line(tmp_path):
-    from mlnews.train.summariser import load_rows
+    from mlnews.data.articles import article_rows as load_rows
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "Один."}\n{"title": "нет текста"}\n', encoding="utf-8")
@@ -155,7 +155,8 @@ def test_tiny_model_overfits_and_folder_reloads(tmp_path, tiny_encoder, data_fil
     from transformers import AutoModelForSeq2SeqLM
 
     from mlnews.infer.summariser import Summariser
-    from mlnews.train.summariser import evaluate, train
+    from mlnews.evaluate.summariser import evaluate_summariser as evaluate
+    from mlnews.train.summariser import train
 
     cfg = _config(tmp_path, tiny_encoder, data_file)
     # Untrained baseline: the same model after 1 step at a negligible learning rate.
@@ -205,7 +206,7 @@ def test_resume_continues_from_checkpoint(tmp_path, tiny_encoder, data_file):
     from mlnews.train.summariser import train
 
     cfg = _config(tmp_path, tiny_encoder, data_file)
-    short = ["train.max_steps=10", "train.eval_steps=10", "keep_checkpoints=true", "data.eval_max_examples=2"]
+    short = ["train.max_steps=10", "train.eval_steps=10", "train.keep_checkpoints=true", "data.eval_max_examples=2"]
     with pytest.raises(ConfigError, match="no checkpoint"):
         train(cfg, tmp_path / "m", short, True)
     first = train(cfg, tmp_path / "m", short, False)

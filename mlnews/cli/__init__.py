@@ -58,6 +58,20 @@ def _robust_streams() -> None:
             stream.reconfigure(errors=ENCODE_ERRORS)
 
 
+def _log_to_stderr() -> None:
+    """Messages of mlnews' own loggers (``mlnews.*``, INFO and up) go to stderr as ``mlnews: ...`` lines."""
+    import logging
+
+    logger = logging.getLogger("mlnews")
+    if not any(getattr(h, "_mlnews", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("mlnews: %(message)s"))
+        handler._mlnews = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _interrupted(exc: KeyboardInterrupt) -> None:
     terminated = isinstance(exc, Terminated)
     print("mlnews: terminated" if terminated else "mlnews: interrupted", file=sys.stderr)
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
         _robust_streams()
+        _log_to_stderr()
         _main(argv)
     finally:
         if previous is not None:

@@ -63,9 +63,9 @@ def classify_dist_cmd(
 
         raise MlnewsError('classify-dist needs Ray Data: pip install "mlnews[ray]" (or "ray[data]>=2.30")') from None
     from mlnews.infer.distributed import classify_dist
-    from mlnews.infer.stream import InputSpec
+    from mlnews.ingest.inputs import Columns
 
-    spec = InputSpec(text_field=text_field, id_field=id_field, lead_field=lead_field, body_field=body_field)
+    spec = Columns(text=text_field, id=id_field, lead=lead_field, body=body_field)
     res = classify_dist(
         inputs, model, out, spec=spec, out_format=out_format, top_k=top_k, min_score=min_score, no_text=no_text,
         batch_size=batch_size, workers=workers, cpus_per_worker=cpus_per_worker, backend=backend, strict=strict,

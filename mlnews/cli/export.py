@@ -37,7 +37,7 @@ def export_cmd(
     quiet_hf_progress()
     t0 = time.perf_counter()
     manifest = export_onnx(model_dir, out, int8=int8, opset=opset)
-    check = manifest["onnx"]["check"]
+    check = manifest.extra["onnx"]["check"]
     print(
         f"mlnews export: wrote {out} (ONNX opset {opset}, {'int8' if int8 else 'fp32'} weights) in "
         f"{time.perf_counter() - t0:.1f}s; check vs torch on {check['texts']} sample texts: "

@@ -50,10 +50,10 @@ def train_cmd(
 
     model_dir = train(config, out, overrides, resume)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    _print_summary(model_dir, metrics)
+    print_summary(model_dir, metrics)
 
 
-def _print_summary(model_dir: Path, metrics: dict) -> None:
+def print_summary(model_dir: Path, metrics: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 

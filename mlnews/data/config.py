@@ -7,13 +7,12 @@ the config's folder or the repository root holding the config) and a missing fil
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
-from mlnews.config import apply_overrides, from_dict, load_yaml
+from mlnews.config import PathResolver, apply_overrides, from_dict, load_yaml
 from mlnews.errors import ConfigError
 from mlnews.ingest.corpus import ColumnMapping
 
@@ -142,54 +141,6 @@ class DataConfig:
         bad = [lang for lang in self.langs if lang not in ("ru", "uk", "en", "other")]
         if bad:
             raise ConfigError(f"langs: {bad[0]!r} is not allowed; expected some of 'ru', 'uk', 'en', 'other'")
-
-
-def repo_root_for(config_path: Path) -> Path:
-    """The folder above ``config_path`` that holds ``configs/`` (else the config's own folder)."""
-    for parent in config_path.resolve().parents:
-        if (parent / "configs").is_dir() or (parent / "pyproject.toml").is_file():
-            return parent
-    return config_path.resolve().parent
-
-
-class PathResolver:
-    """Resolve config paths: absolute, else the CWD, the config's folder, the repo root."""
-
-    def __init__(self, config_path: Optional[Path]):
-        from mlnews.config import project_root
-
-        bases = [Path.cwd()]
-        if config_path is not None:
-            bases += [config_path.resolve().parent, repo_root_for(config_path)]
-        bases.append(project_root())  # the shipped configs/ (taxonomy, keywords, mappings)
-        self.bases = list(dict.fromkeys(b.resolve() for b in bases))
-
-    def file(self, value: str, key: str, *, kind: str = "file") -> Path:
-        p = Path(os.path.expanduser(value))
-        candidates = [p] if p.is_absolute() else [b / p for b in self.bases]
-        for c in candidates:
-            if c.exists():
-                return c.resolve()
-        tried = ", ".join(os.path.normpath(c) for c in candidates)
-        raise ConfigError(f"{key}: {kind} {value!r} not found (looked in {tried})")
-
-    def many(self, value: str, key: str) -> list[Path]:
-        """A file, a folder (all its files, sorted) or a glob pattern -> sorted list of files."""
-        if any(ch in value for ch in "*?["):
-            p = Path(os.path.expanduser(value))
-            patterns = [str(p)] if p.is_absolute() else [str(b / p) for b in self.bases]
-            for pat in patterns:
-                hits = sorted(Path(h).resolve() for h in glob.glob(pat, recursive=True) if Path(h).is_file())
-                if hits:
-                    return hits
-            raise ConfigError(f"{key}: no files match {value!r} (looked in {', '.join(map(str, self.bases))})")
-        path = self.file(value, key)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not files:
-                raise ConfigError(f"{key}: folder {path} has no files")
-            return files
-        return [path]
 
 
 def load_data_config(

@@ -22,15 +22,18 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from mlnews.errors import MlnewsError
+from mlnews.modelfolder import SKOPS, Manifest, ModelFolder
 from mlnews.text import compose_text
-from mlnews.train.manifest import read_manifest
 from mlnews.types import LabelSet
-
-SKOPS_NAME = "model.skops"
 
 # Types a TF-IDF model file may contain beyond skops' default-trusted scikit-learn/numpy/scipy types.
 # Checked with ``skops.io.get_untrusted_types`` on the pipelines mlnews builds; anything else is refused.
 TRUSTED_SKOPS_TYPES: list[str] = []
+
+
+#: ``--backend`` values, and the backend ``auto`` picks for each manifest kind.
+BACKENDS = ("auto", "torch", "onnx", "tfidf")
+BACKEND_OF_KIND = {"transformer": "torch", "tfidf": "tfidf", "onnx": "onnx"}
 
 
 class Backend(Protocol):
@@ -51,7 +54,7 @@ class TorchBackend:
         self,
         model_dir: str | os.PathLike,
         *,
-        max_length: int = 128,
+        max_length: int,
         batch_size: int = 32,
         num_threads: int | None = None,
     ) -> None:
@@ -61,6 +64,7 @@ class TorchBackend:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         model_dir = Path(model_dir)
+        ModelFolder(model_dir).safetensors_weights()  # pickled weights are refused, never loaded
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
             self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
@@ -116,7 +120,7 @@ class TfidfBackend:
     """A scikit-learn pipeline (TF-IDF -> LogisticRegression) stored as ``model.skops``."""
 
     def __init__(self, model_dir: str | os.PathLike, labels: Sequence[str]) -> None:
-        self.pipeline = load_skops(Path(model_dir) / SKOPS_NAME)
+        self.pipeline = load_skops(Path(model_dir) / SKOPS)
         classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
         missing = [c for c in classes if c not in labels]
         if missing:
@@ -136,16 +140,16 @@ class TfidfBackend:
 class Classifier:
     """A topic classifier loaded from a model folder; predictions always carry label names."""
 
-    def __init__(self, backend: Backend, manifest: dict[str, Any], model_dir: Path | None = None) -> None:
+    def __init__(self, backend: Backend, manifest: Manifest | dict[str, Any], model_dir: Path | None = None) -> None:
         self.backend = backend
-        self.manifest = manifest
+        self.manifest = Manifest.from_dict(manifest)
         self.model_dir = model_dir
-        self.labels = LabelSet(manifest["labels"])
-        inp = manifest.get("input", {})
-        self.prefix: str = inp.get("prefix") or ""
-        self.use_lead: bool = bool(inp.get("use_lead", True))
-        self.body_chars: int = int(inp.get("body_chars", 300))
-        self.max_length: int = int(inp.get("max_length", 128))
+        self.labels = LabelSet(self.manifest.labels or [])
+        self.input = self.manifest.input
+        self.prefix: str = self.input.prefix
+        self.use_lead: bool = self.input.use_lead
+        self.body_chars: int = self.input.body_chars
+        self.max_length: int = self.input.max_length
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, backend: str = "auto", **backend_kwargs: Any) -> "Classifier":
@@ -154,14 +158,20 @@ class Classifier:
         ``backend``: ``auto`` | ``torch`` | ``onnx`` | ``tfidf``. Extra keyword arguments go to the backend
         (e.g. ``batch_size``, ``num_threads`` for torch).
         """
-        model_dir = Path(model_dir)
-        manifest = read_manifest(model_dir)
-        if manifest["task"] != "classification":
-            raise MlnewsError(f"{model_dir}: is a {manifest['task']} model, expected a classification model")
-        kind = manifest["kind"]
+        return cls.from_folder(ModelFolder.open(model_dir, task="classification"), backend, **backend_kwargs)
+
+    @classmethod
+    def from_folder(cls, folder: ModelFolder, backend: str = "auto", **backend_kwargs: Any) -> "Classifier":
+        """Load from a :class:`ModelFolder` whose manifest may still be in memory (a trainer evaluating its
+        own output before it writes ``mlnews.json`` last)."""
+        model_dir, manifest = folder.path, folder.manifest
+        kind = manifest.kind
         if backend == "auto":
-            backend = {"transformer": "torch", "tfidf": "tfidf", "onnx": "onnx"}.get(kind, kind)
-        labels = list(manifest["labels"])
+            backend = BACKEND_OF_KIND.get(kind, kind)
+        labels = list(manifest.labels or [])
+        if backend in ("tfidf",) or kind == "tfidf":
+            backend_kwargs.pop("batch_size", None)  # scikit-learn predicts the whole list at once
+            backend_kwargs.pop("num_threads", None)
         impl: Backend
         if backend == "tfidf":
             if kind != "tfidf":
@@ -170,7 +180,7 @@ class Classifier:
         elif backend == "torch":
             if kind != "transformer":
                 raise MlnewsError(f"{model_dir}: backend 'torch' needs a transformer model folder, this one is {kind!r}")
-            backend_kwargs.setdefault("max_length", int(manifest.get("input", {}).get("max_length", 128)))
+            backend_kwargs.setdefault("max_length", manifest.input.max_length)
             impl = TorchBackend(model_dir, **backend_kwargs)
             id2label = impl.id2label
             if [id2label.get(i) for i in range(len(labels))] != labels:
@@ -180,7 +190,7 @@ class Classifier:
 
             impl = OnnxBackend(model_dir, manifest=manifest, **backend_kwargs)
         else:
-            raise MlnewsError(f"backend: {backend!r} is not allowed; expected auto, torch, onnx or tfidf")
+            raise MlnewsError(f"backend: {backend!r} is not allowed; expected {', '.join(BACKENDS)}")
         return cls(impl, manifest, model_dir)
 
     def compose(self, text: str, lead: str = "", body: str = "") -> str:

@@ -4,7 +4,7 @@ The same model folder and the same row code as ``mlnews classify``, spread over 
 the cores of this machine):
 
 1. **read** - one Ray task per input shard (JSONL / Parquet, also CSV/TSV/TXT) turns it into rows with
-   :func:`mlnews.infer.stream.iter_rows` (Parquet records go through the same record validation),
+   :mod:`mlnews.ingest.inputs`, the one input reader of every command,
    so ids (``file:line`` or ``--id-field``), text cleaning and malformed-row reasons are those of the
    local path. A shard that cannot be read at all (invalid Parquet, I/O error) becomes one malformed
    row named after the file: it is reported and counted, the other shards go on.
@@ -23,7 +23,6 @@ in local mode, and no stage holds more than a batch (or a shard being written) a
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,16 +30,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from mlnews.errors import InputError, MlnewsError
-from mlnews.infer.stream import BadRow, InputSpec, Row, StreamStats, _record_row, iter_rows
+from mlnews.infer.classifier import BACKENDS
+from mlnews.infer.records import MAX_LISTED, output_fields, prediction_record, reason_kind
+from mlnews.ingest.inputs import BadRow, Columns, ReadStats, Row, iter_source_rows, resolve_inputs
 
-# Shard formats by extension (directories are searched recursively for these).
-# ``.json`` is JSON Lines here: it is what Spark and Ray Data write for JSON output.
-SHARD_FORMATS = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet",
-    ".csv": "csv", ".tsv": "tsv", ".txt": "txt",
-}
 OUTPUT_FORMATS = ("jsonl", "parquet")
-MAX_LISTED = 50  # malformed rows listed on stderr / in _summary.json; _skipped-*.jsonl has them all
 READ_ROWS = 4096  # rows per block emitted by a read task
 SUMMARY = "_summary.json"
 
@@ -62,85 +56,21 @@ class Shards:
 
 
 def find_shards(inputs: Sequence[str]) -> Shards:
-    """Expand INPUT arguments (files or directories) into shards, checking every path up front.
-
-    In directories, hidden files and files starting with ``_`` (``_SUCCESS``, ``_summary.json``) are
-    not data; other files with an unknown extension are listed in ``ignored`` (reported, not read).
-    """
-    if not inputs:
-        raise InputError("no INPUT given; expected JSONL/Parquet files or directories of them")
-    files: list[tuple[str, str, str]] = []
+    """Expand INPUT arguments into shards with :func:`mlnews.ingest.inputs.resolve_inputs` (the rule every
+    command shares), checking every path up front; files of directories that are not read go to ``ignored``."""
     ignored: list[str] = []
-    for arg in inputs:
-        if arg == "-":
-            raise InputError("-: classify-dist reads files or directories, not stdin; use mlnews classify for stdin")
-        path = Path(arg)
-        if path.is_dir():
-            found = 0
-            for p in sorted(path.rglob("*")):
-                rel = p.relative_to(path).parts
-                if not p.is_file() or any(part.startswith((".", "_")) for part in rel):
-                    continue
-                fmt = SHARD_FORMATS.get(p.suffix.lower())
-                if fmt is None:
-                    ignored.append(str(p))
-                    continue
-                files.append((str(p.resolve()), str(p), fmt))
-                found += 1
-            if not found:
-                raise InputError(f"{arg}: directory has no shards; expected files ending in {', '.join(SHARD_FORMATS)}")
-        elif path.is_file():
-            fmt = SHARD_FORMATS.get(path.suffix.lower())
-            if fmt is None:
-                raise InputError(
-                    f"{arg}: cannot tell the format from the extension {path.suffix or '(none)'!r}; "
-                    f"expected one of {', '.join(SHARD_FORMATS)}"
-                )
-            files.append((str(path.resolve()), arg, fmt))
-        else:
-            raise InputError(f"{arg}: no such file or directory")
+    files = [(str(Path(src).resolve()), src, fmt) for src, fmt in resolve_inputs(inputs, ignored=ignored, stdin=False)]
     return Shards(files, ignored)
 
 
-def iter_parquet(path: str, spec: InputSpec, batch_rows: int = READ_ROWS) -> Iterator[Row | BadRow]:
-    """Rows of a Parquet shard (``where`` = ``file:N``, N counted from 1), validated like JSONL records.
-
-    An unreadable file (or the unreadable rest of one) yields one :class:`BadRow` for the file.
-    """
-    import pyarrow.parquet as pq
-
-    n = 0
+def iter_shard(path: str, fmt: str, cols: Columns, stats: ReadStats) -> Iterator[Row | BadRow]:
+    """Rows of one shard; a whole-file problem (e.g. a CSV header without the text column) is one bad row."""
     try:
-        pf = pq.ParquetFile(path)
-        wanted = {k for k in (spec.text_field, spec.id_field, spec.lead_field, spec.body_field) if k}
-        columns = [c for c in pf.schema_arrow.names if c in wanted]
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
-            for rec in batch.to_pylist():
-                n += 1
-                yield _record_row(rec, f"{path}:{n}", spec)
-    except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError, ArrowIOError an OSError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = path if n == 0 else f"{path}:{n + 1}"
-        yield BadRow(where, f"unreadable Parquet {'file' if n == 0 else 'from this row on'} ({first})")
-
-
-def iter_shard(path: str, fmt: str, spec: InputSpec, stats: StreamStats) -> Iterator[Row | BadRow]:
-    """Rows of one shard; JSONL/CSV/TSV/TXT through :func:`mlnews.infer.stream.iter_rows`."""
-    if fmt == "parquet":
-        yield from iter_parquet(path, spec)
-        return
-    one = InputSpec(spec.text_field, spec.id_field, spec.lead_field, spec.body_field, format=fmt)
-    try:
-        yield from iter_rows([path], one, stats)
-    except InputError as exc:  # a whole-file problem (e.g. a CSV header without the text column)
+        yield from iter_source_rows(path, fmt, cols, stats)
+    except InputError as exc:
         yield BadRow(path, str(exc).removeprefix(f"{path}: ").removeprefix(f"{path}:1: "))
     except OSError as exc:
         yield BadRow(path, f"unreadable file ({exc.strerror or exc})")
-
-
-def _reason_kind(reason: str) -> str:
-    """A short category for the summary ("malformed JSON", "missing field 'text'", ...), as mlnews classify."""
-    return re.sub(r"(?<![\w-])\d+", "N", reason.split(" (")[0])
 
 
 # ----------------------------------------------------------------------------------- Ray stages
@@ -157,7 +87,7 @@ def _stage_schema(top_k: bool) -> Any:
     return pa.schema(fields)
 
 
-def read_shards(batch: dict[str, Any], spec: InputSpec, strict: bool) -> Iterator[dict[str, list]]:
+def read_shards(batch: dict[str, Any], spec: Columns, strict: bool) -> Iterator[dict[str, list]]:
     """Ray ``map_batches`` function: shard paths -> blocks of rows (kind/where/bad/blank + row fields)."""
     names = ("kind", "where", "bad", "blank", "id", "text", "lead", "body")
     cols: dict[str, list] = {k: [] for k in names}
@@ -169,7 +99,7 @@ def read_shards(batch: dict[str, Any], spec: InputSpec, strict: bool) -> Iterato
             cols[k].append(v)
 
     for path, name, fmt in zip(batch["path"], batch["name"], batch["format"]):
-        path, name, stats = str(path), str(name), StreamStats()
+        path, name, stats = str(path), str(name), ReadStats()
         for item in iter_shard(path, str(fmt), spec, stats):
             if item.where.startswith(path):  # name rows as the user named the file (ids match mlnews classify)
                 where = name + item.where[len(path):]
@@ -210,9 +140,7 @@ class ClassifyActor:
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()
-        self.clf = Classifier.load(model_dir, backend=backend)
-        if hasattr(self.clf.backend, "batch_size"):
-            self.clf.backend.batch_size = batch_size
+        self.clf = Classifier.load(model_dir, backend=backend, batch_size=batch_size)
         self.batch_size = batch_size
         self.top_k = top_k
         self.min_score = min_score
@@ -241,16 +169,10 @@ class ClassifyActor:
                 for c, v in (("id", data["id"][i]), ("text", ""), ("label", None), ("score", None), ("top_k", None)):
                     out[c].append(v)
                 continue
-            pred = next(preds)
-            label = pred["label"]
-            if self.min_score is not None and pred["score"] < self.min_score:
-                label = None
-            out["id"].append(data["id"][i])
-            out["text"].append(data["text"][i])
-            out["label"].append(label)
-            out["score"].append(round(pred["score"], 6))
-            out["top_k"].append([{"label": t["label"], "score": round(t["score"], 6)} for t in pred["top_k"]]
-                                if self.top_k else None)
+            rec = prediction_record(data["id"][i], data["text"][i], next(preds), top_k=bool(self.top_k),
+                                    min_score=self.min_score)
+            for c in ("id", "text", "label", "score", "top_k"):
+                out[c].append(rec.get(c))
         schema = _stage_schema(True)
         for name, typ in (("kind", pa.string()), ("where", pa.string()), ("bad", pa.string()), ("blank", pa.int64())):
             schema = schema.append(pa.field(name, typ))
@@ -315,7 +237,7 @@ def _sink_cls() -> type:
                             continue
                         res["rows_in"] += 1
                         if kind == "bad":
-                            res["skipped"][_reason_kind(bad)] += 1
+                            res["skipped"][reason_kind(bad)] += 1
                             if len(res["listed"]) < MAX_LISTED:
                                 res["listed"].append([where, bad])
                             if bad_writer is None:
@@ -341,7 +263,7 @@ def _sink_cls() -> type:
 
 
 @dataclass
-class DistResult(StreamStats):
+class DistResult(ReadStats):
     """What a distributed run did: the local path's counters (``rows_in == rows_out + n_skipped``) plus shards."""
 
     files: int = 0
@@ -397,7 +319,7 @@ def classify_dist(
     model_dir: str,
     out_dir: str | os.PathLike,
     *,
-    spec: InputSpec | None = None,
+    spec: Columns | None = None,
     out_format: str = "jsonl",
     top_k: int | None = None,
     min_score: float | None = None,
@@ -419,23 +341,21 @@ def classify_dist(
     malformed row.
     """
     from mlnews.io import atomic_dir, write_json
-    from mlnews.train.manifest import read_manifest
+    from mlnews.modelfolder import ModelFolder
 
     if out_format not in OUTPUT_FORMATS:
         raise InputError(f"--format {out_format!r}: expected jsonl or parquet")
     if workers < 1:
         raise InputError(f"--workers {workers}: expected 1 or more")
-    if backend not in ("auto", "torch", "onnx", "tfidf"):
-        raise InputError(f"--backend {backend!r}: expected auto, torch, onnx or tfidf")
-    spec = spec or InputSpec()
+    if backend not in BACKENDS:
+        raise InputError(f"--backend {backend!r}: expected {', '.join(BACKENDS)}")
+    spec = spec or Columns()
     shards = find_shards(inputs)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out}: exists and is not an empty folder; choose a new folder")
     model_path = Path(model_dir).resolve()
-    manifest = read_manifest(model_path)  # a missing/broken model folder fails here, before Ray starts
-    if manifest.get("task") != "classification":
-        raise InputError(f"{model_dir}: is a {manifest.get('task')} model, expected a classification model")
+    ModelFolder.open(model_path, task="classification")  # a missing/broken model folder fails here, before Ray starts
 
     import ray
     from ray.data import ActorPoolStrategy, DataContext, TaskPoolStrategy
@@ -451,7 +371,7 @@ def classify_dist(
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = progress
         ctx.execution_options.preserve_order = True  # the same input gives the same shards
-        fields = ["id"] + ([] if no_text else ["text"]) + ["label", "score"] + (["top_k"] if top_k else [])
+        fields = output_fields(no_text=no_text, top_k=bool(top_k))
         result = DistResult(ignored=list(shards.ignored), workers=workers)
         t0 = time.perf_counter()
         with atomic_dir(out) as tmp:

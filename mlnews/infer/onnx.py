@@ -20,6 +20,7 @@ The export uses the TorchScript-based exporter (``dynamo=False``): the dynamo ex
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -32,9 +33,8 @@ import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
 from mlnews.io import atomic_dir
-from mlnews.train.manifest import read_manifest, write_manifest
+from mlnews.modelfolder import ONNX as ONNX_FILE, Manifest, ModelFolder
 
-ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
 # Files copied unchanged from the source folder when they exist.
 _COPY_FILES = ("metrics.json", "README.md", "train_config.yaml", "confusion_matrix.png", "confusion_matrix.csv")
@@ -138,10 +138,10 @@ def export_onnx(
 
     model_dir = Path(model_dir)
     out_dir = Path(out_dir)
-    manifest = read_manifest(model_dir)
-    kind = manifest.get("kind")
-    if manifest.get("task", "classification") != "classification":
-        raise MlnewsError(f"{model_dir}/mlnews.json: task is {manifest.get('task')!r}; only classifiers export to ONNX")
+    manifest = ModelFolder.open(model_dir).manifest
+    kind = manifest.kind
+    if manifest.task != "classification":
+        raise MlnewsError(f"{model_dir}/mlnews.json: task is {manifest.task!r}; only classifiers export to ONNX")
     if kind != "transformer":
         raise MlnewsError(
             f"{model_dir}/mlnews.json: kind is {kind!r}; ONNX export needs a 'transformer' model folder"
@@ -152,7 +152,7 @@ def export_onnx(
     if out_dir.resolve() == model_dir.resolve():
         raise MlnewsError(f"--out {out_dir}: must differ from the model folder")
 
-    max_length = int(manifest.get("input", {}).get("max_length", 128))
+    max_length = manifest.input.max_length
     with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory(prefix="mlnews-onnx-") as scratch:
         fp32_path = Path(scratch) / "model.fp32.onnx"
         final = tmp / ONNX_FILE
@@ -173,12 +173,12 @@ def export_onnx(
                 shutil.copy2(model_dir / name, tmp / name)
 
         # Agreement check on sample texts: torch (the source) vs the written ONNX model.
-        prefix = manifest.get("input", {}).get("prefix", "")
-        texts = [prefix + t for t in _CHECK_TEXTS]
+        texts = [manifest.input.prefix + t for t in _CHECK_TEXTS]
         enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         with torch.no_grad():
             p_torch = torch.softmax(model(**{n: enc[n] for n in input_names}).logits, dim=-1).numpy()
-        backend = OnnxBackend(tmp, {**manifest, "kind": "onnx", "onnx": {"file": ONNX_FILE}})
+        new_manifest = dataclasses.replace(manifest, kind="onnx", extra={**manifest.extra, "onnx": {"file": ONNX_FILE}})
+        backend = OnnxBackend(tmp, new_manifest)
         p_onnx = backend.predict_proba(texts)
         check = {
             "texts": len(texts),
@@ -186,9 +186,7 @@ def export_onnx(
             "max_abs_prob_diff": float(np.abs(p_torch - p_onnx).max()),
         }
 
-        new_manifest = dict(manifest)
-        new_manifest["kind"] = "onnx"
-        new_manifest["onnx"] = {
+        new_manifest.extra["onnx"] = {
             "file": ONNX_FILE,
             "int8": bool(int8),
             "opset": opset,
@@ -197,7 +195,7 @@ def export_onnx(
             "exported_from": str(model_dir.resolve()),
             "check": check,
         }
-        write_manifest(tmp, new_manifest)
+        ModelFolder(tmp).finish(new_manifest)
     return new_manifest
 
 
@@ -215,7 +213,7 @@ class OnnxBackend:
     def __init__(
         self,
         model_dir: str | os.PathLike,
-        manifest: dict | None = None,
+        manifest: Manifest | None = None,
         *,
         batch_size: int = 32,
         num_threads: int | None = None,
@@ -225,13 +223,13 @@ class OnnxBackend:
         from transformers import AutoTokenizer
 
         self.model_dir = Path(model_dir)
-        self.manifest = manifest if manifest is not None else read_manifest(self.model_dir)
-        onnx_file = self.manifest.get("onnx", {}).get("file", ONNX_FILE)
+        self.manifest = manifest if manifest is not None else ModelFolder.open(self.model_dir).manifest
+        onnx_file = self.manifest.extra.get("onnx", {}).get("file", ONNX_FILE)
         path = self.model_dir / onnx_file
         if not path.is_file():
             raise InputError(f"{path}: not found; export one with `mlnews export MODEL_DIR --onnx --out DIR`")
         self.batch_size = int(batch_size)
-        self.max_length = int(max_length or self.manifest.get("input", {}).get("max_length", 128))
+        self.max_length = int(max_length or self.manifest.input.max_length)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = num_threads or int(os.environ.get("MLNEWS_ORT_THREADS", 0)) or available_cores()
         opts.inter_op_num_threads = 1
@@ -239,7 +237,7 @@ class OnnxBackend:
         self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.n_labels = len(self.manifest.get("labels") or [])
+        self.n_labels = len(self.manifest.labels or [])
 
     def _run(self, texts: list[str]) -> np.ndarray:
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")

@@ -15,7 +15,6 @@ than Russian or Ukrainian is summarised anyway, with a note.
 from __future__ import annotations
 
 import abc
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mlnews.errors import InputError
+from mlnews.modelfolder import ModelFolder
 from mlnews.infer.sentences import count_words, is_dateline, split_sentences, truncate_words
 from mlnews.types import Article
 
@@ -42,6 +42,7 @@ class Summary:
     seconds: float
     indices: list[int] | None = None  # extractive: positions in the article's sentence list
     notes: list[str] = field(default_factory=list)  # e.g. input capped, language not ru/uk
+    scores: list[float] | None = None  # trained extractive model: one score per article sentence
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Summary:
             "sentences": list(self.sentences),
             "indices": self.indices,
             "notes": list(self.notes),
+            **({"scores": list(self.scores)} if self.scores is not None else {}),
         }
 
 
@@ -106,14 +108,17 @@ class Summariser(abc.ABC):
 
     @staticmethod
     def load(name_or_dir: str | Path = "lead", *, similarity: str = "tfidf", sentences: int | None = None,
-             device: str | None = None) -> "Summariser":
+             device: str | None = None, target: str | None = None) -> "Summariser":
         """``lead``/``lead-N``, ``textrank``/``textrank-N``, or a summarisation model folder.
 
         ``similarity`` (TextRank only): ``tfidf`` or an encoder name/folder for
         :func:`mlnews.models.resolve` (e.g. ``e5-small``). ``sentences`` overrides N.
+        ``target`` (a trained extractive folder only): ``lead`` or ``title``; default: the model's.
         """
         name = str(name_or_dir)
         m = _NAME.match(name)
+        if m and target is not None:
+            raise InputError(f"target {target!r}: only a trained extractive model folder has targets; {name} has none")
         if m:
             k = sentences if sentences is not None else int(m.group(2) or DEFAULT_SENTENCES)
             if k < 1:
@@ -121,11 +126,26 @@ class Summariser(abc.ABC):
             return ExtractiveSummariser(m.group(1), k, similarity=similarity)
         path = Path(name)
         if path.is_dir():
-            return Seq2SeqSummariser(path, device=device)
+            return Summariser.from_folder(ModelFolder.open(path, task="summarisation"), device=device, target=target)
         raise InputError(
             f"{name}: not a summariser; expected lead, lead-N, textrank, textrank-N or a model folder "
             "written by `mlnews train` (task: summarisation)"
         )
+
+    @staticmethod
+    def from_folder(folder: ModelFolder, *, device: str | None = None, target: str | None = None) -> "Summariser":
+        """The summariser of a model folder (its manifest may still be in memory: a trainer evaluating
+        its own output before it writes ``mlnews.json`` last)."""
+        if folder.manifest.kind == "seq2seq":
+            if target is not None and target != folder.manifest.extra.get("target"):
+                raise InputError(f"{folder.path}: target {target!r}: this seq2seq model was trained for "
+                                 f"{folder.manifest.extra.get('target')!r} only")
+            return Seq2SeqSummariser(folder, device=device)
+        if folder.manifest.kind == "extractive":
+            from mlnews.infer.extractive_model import TrainedExtractiveSummariser
+
+            return TrainedExtractiveSummariser(folder, target=target, device=device)
+        raise InputError(f"{folder.path}: summariser kind {folder.manifest.kind!r} is not supported by this mlnews")
 
     def summarise(self, item: str | Article, max_words: int | None = None) -> Summary:
         """Summarise one article (see the module docstring)."""
@@ -182,12 +202,18 @@ class ExtractiveSummariser(Summariser):
             else:
                 idx = extractive.textrank(sents[skip:], self.k, max_words, embed=self._embed)
             idx = [i + skip for i in idx]
-            chosen = [sents[i] for i in idx]
-            if max_words is not None and sum(count_words(s) for s in chosen) > max_words:
-                chosen = [truncate_words(chosen[0], max_words)]
-                notes.append(f"the best sentence is longer than {max_words} words and was cut")
-            out.append(Summary(" ".join(chosen), self.method, lang, chosen, time.perf_counter() - t0, idx, notes))
+            out.append(extractive_summary(sents, idx, max_words, self.method, lang, notes, t0))
         return out
+
+
+def extractive_summary(sents: list[str], idx: list[int], max_words: int | None, method: str, lang: str,
+                       notes: list[str], t0: float) -> Summary:
+    """The Summary of the chosen sentences ``idx``; one sentence over ``max_words`` is cut (with a note)."""
+    chosen = [sents[i] for i in idx]
+    if max_words is not None and sum(count_words(s) for s in chosen) > max_words:
+        chosen = [truncate_words(chosen[0], max_words)]
+        notes.append(f"the best sentence is longer than {max_words} words and was cut")
+    return Summary(" ".join(chosen), method, lang, chosen, time.perf_counter() - t0, idx, notes)
 
 
 def encoder_embedder(name: str, batch_size: int = 32, max_length: int = 128) -> Callable:
@@ -224,38 +250,25 @@ def encoder_embedder(name: str, batch_size: int = 32, max_length: int = 128) -> 
     return embed
 
 
-def read_manifest(model_dir: Path) -> dict:
-    """The folder's mlnews.json, checked to be a summarisation model."""
-    path = model_dir / "mlnews.json"
-    if not path.is_file():
-        raise InputError(f"{model_dir}: no mlnews.json; expected a model folder written by `mlnews train`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if manifest.get("task") != "summarisation":
-        raise InputError(
-            f"{path}: task is {manifest.get('task')!r}; expected a summarisation model (or use lead / textrank)"
-        )
-    return manifest
-
-
 class Seq2SeqSummariser(Summariser):
     """A trained seq2seq folder (AutoModelForSeq2SeqLM + tokenizer + generation_config.json)."""
 
-    def __init__(self, model_dir: Path, device: str | None = None):
+    def __init__(self, folder: ModelFolder | Path, device: str | None = None):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        self.model_dir = Path(model_dir)
-        manifest = read_manifest(self.model_dir)
-        inp = manifest.get("input", {})
-        self.prefix: str = inp.get("prefix", "")
-        self.max_length: int = int(inp.get("max_length", 256))
-        self.chunking: str = inp.get("chunking", "head")
-        self.max_chunks: int = int(inp.get("max_chunks", 4))
+        if not isinstance(folder, ModelFolder):
+            folder = ModelFolder.open(folder, task="summarisation")
+        self.model_dir = folder.path
+        self.manifest = folder.manifest
+        inp = folder.manifest.input
+        self.prefix: str = inp.prefix
+        self.max_length: int = inp.max_length
+        self.chunking: str = inp.chunking
+        self.max_chunks: int = inp.max_chunks
+        folder.safetensors_weights()  # a folder with only pytorch_model.bin is refused, never unpickled
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(self.model_dir).eval()
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(self.model_dir, use_safetensors=True).eval()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self.method = f"seq2seq:{self.model_dir.resolve().name}"

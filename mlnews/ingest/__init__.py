@@ -1,7 +1,8 @@
 """Ingest: read news pages (text dumps, HTML, plain text) and corpora into Article/Headline.
 
 - :func:`read_document` reads one file (or ``-`` for stdin) of any supported kind;
-- :func:`expand_paths` turns command-line inputs into files (a directory -> its page files);
+- :mod:`mlnews.ingest.inputs` is the one reader of command-line inputs (files, directories, globs,
+  stdin; JSONL/CSV/TSV/Parquet/TXT/pages) with bad-row accounting;
 - :mod:`mlnews.ingest.page`, :mod:`mlnews.ingest.html`, :mod:`mlnews.ingest.lang` do the work.
 
 Kind detection (``kind="auto"``):
@@ -23,7 +24,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from mlnews.errors import InputError
 from mlnews.ingest.decode import check_bytes, decode_bytes, read_bytes, split_lines
@@ -33,10 +34,8 @@ from mlnews.text import clean_line
 from mlnews.types import Article
 
 __all__ = [
-    "PAGE_SUFFIXES",
     "PageConfig",
     "detect_lang",
-    "expand_paths",
     "has_sidebar",
     "looks_like_html",
     "load_page_config",
@@ -48,8 +47,6 @@ __all__ = [
 
 DocKind = Literal["auto", "page", "html", "text"]
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
-#: Files a directory expands to (see :func:`expand_paths`).
-PAGE_SUFFIXES = (".txt", *HTML_SUFFIXES)
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title|article)[\s>/]", re.I | re.S)
 
 
@@ -132,42 +129,3 @@ def read_document(
     if kind == "page":
         return parse_page_text(decoded.text, name, cfg)
     return parse_plain_text(decoded.text, name, cfg)
-
-
-def expand_paths(
-    paths: Iterable[str | os.PathLike], *, skipped: list[tuple[Path, str]] | None = None
-) -> list[str | Path]:
-    """Command-line inputs -> files. A directory expands to its page files; anything else is kept.
-
-    Rule: a directory yields its own ``*.txt``, ``*.html``, ``*.htm`` and ``*.xhtml`` files (suffix
-    case-insensitive), sorted by name; it is not searched recursively and hidden files (``.name``) are
-    left out. Every other entry of the directory is appended to ``skipped`` as ``(path, reason)`` so a
-    caller can report it. A directory without page files is an :class:`InputError`. Files, missing
-    paths and ``-`` are returned unchanged (the reader reports missing files).
-    """
-    out: list[str | Path] = []
-    for item in paths:
-        if str(item) == "-":
-            out.append("-")
-            continue
-        p = Path(item)
-        if not p.is_dir():
-            out.append(p)
-            continue
-        found = []
-        for child in sorted(p.iterdir(), key=lambda c: c.name):
-            if child.name.startswith("."):
-                reason = "hidden"
-            elif child.is_dir():
-                reason = "subdirectory (directories are not searched recursively)"
-            elif child.suffix.lower() not in PAGE_SUFFIXES:
-                reason = f"not a page file (expected {', '.join(PAGE_SUFFIXES)})"
-            else:
-                found.append(child)
-                continue
-            if skipped is not None:
-                skipped.append((child, reason))
-        if not found:
-            raise InputError(f"{p}: directory has no page files; expected {', '.join(PAGE_SUFFIXES)} files in it")
-        out.extend(found)
-    return out

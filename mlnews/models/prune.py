@@ -13,7 +13,6 @@ one trained for tests or a custom encoder of the summariser) keeps its own token
 from __future__ import annotations
 
 import base64
-import csv
 import json
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -21,7 +20,6 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
-from mlnews.io import iter_jsonl
 
 #: Prefixes the encoder is used with; their pieces are always kept.
 PREFIXES = ("query: ", "passage: ")
@@ -227,7 +225,6 @@ def _remap_post_processor(node, remap: dict[int, int]) -> None:
             _remap_post_processor(child, remap)
 
 
-_SUFFIXES = {".jsonl", ".csv", ".txt"}
 #: Text columns read from a dataset folder built by ``mlnews data build``.
 DATASET_COLUMNS = ("text", "title", "lead", "body")
 
@@ -246,15 +243,15 @@ def _dataset_texts(folder: Path, add) -> None:
 def iter_corpus_texts(paths: Sequence[str | Path], fields: Sequence[str]) -> tuple[list[str], dict]:
     """Read the texts of a pruning corpus.
 
-    Each path is a JSONL file (``fields`` of each record), a CSV file (``fields`` columns), a
-    ``.txt`` file (one text per line), a folder searched recursively for those, a dataset folder
-    written by ``mlnews data build`` (its ``text``/``title``/``lead``/``body`` columns, all splits), or
-    a data config (``.yaml``, built and cached with :func:`mlnews.data.ensure_dataset`). Every
-    non-empty field is one text. Returns the texts and counts
-    ``{"files", "records", "texts", "skipped_empty"}``; a malformed file raises :class:`InputError`
-    naming the file (and line).
+    Each path is a dataset folder written by ``mlnews data build`` (its ``text``/``title``/``lead``/
+    ``body`` columns, all splits), a data config (``.yaml``, built and cached with
+    :func:`mlnews.data.ensure_dataset`), or any input of :mod:`mlnews.ingest.inputs` (JSONL, CSV/TSV,
+    Parquet, TXT lines, pages, directories, globs): ``fields`` of each record, every non-empty one a text.
+    Returns the texts and counts ``{"files", "records", "texts", "skipped_empty"}``; a malformed row
+    raises :class:`InputError` naming the file and line.
     """
     from mlnews.data import ensure_dataset, is_dataset_dir
+    from mlnews.ingest.inputs import BadRow, iter_source, resolve_inputs
 
     texts: list[str] = []
     counts = {"files": 0, "records": 0, "texts": 0, "skipped_empty": 0}
@@ -267,39 +264,19 @@ def iter_corpus_texts(paths: Sequence[str | Path], fields: Sequence[str]) -> tup
         else:
             counts["skipped_empty"] += 1
 
+    files: list[str] = []
     for p in map(Path, paths):
         if p.suffix.lower() in {".yaml", ".yml"} or is_dataset_dir(p):
             counts["files"] += 1
             _dataset_texts(ensure_dataset(p), add)
-            continue
-        if p.is_dir():
-            files = sorted(q for q in p.rglob("*") if q.suffix in _SUFFIXES and q.is_file())
-            if not files:
-                raise InputError(f"{p}: no .jsonl, .csv or .txt files found")
-        elif p.is_file():
-            if p.suffix not in _SUFFIXES:
-                raise InputError(f"{p}: expected a .jsonl, .csv, .txt file, a data config (.yaml) or a folder")
-            files = [p]
         else:
-            raise InputError(f"{p}: no such file or folder (expected JSONL/CSV/TXT files, a dataset or a data config)")
-        for path in files:
-            counts["files"] += 1
-            try:
-                if path.suffix == ".jsonl":
-                    for _, rec in iter_jsonl(path):
-                        add(rec)
-                elif path.suffix == ".csv":
-                    with open(path, encoding="utf-8-sig", newline="") as fh:
-                        for rec in csv.DictReader(fh):
-                            add(rec)
-                else:
-                    with open(path, encoding="utf-8") as fh:
-                        for line in fh:
-                            add({"text": line.strip()}, ["text"])
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}: not valid UTF-8 ({exc.reason})") from None
-            except csv.Error as exc:
-                raise InputError(f"{path}: malformed CSV ({exc})") from None
+            files.append(str(p))
+    for source, fmt in resolve_inputs(files, stdin=False) if files else []:
+        counts["files"] += 1
+        for item in iter_source(source, fmt):
+            if isinstance(item, BadRow):
+                raise InputError(str(item))
+            add(item[1], list(fields) if fmt not in ("txt", "page") else ["text", "lead", "body"])
     counts["texts"] = len(texts)
     return texts, counts
 

@@ -122,14 +122,10 @@ def _local_prefix(folder: Path) -> str:
     stamp = cache.read_stamp(folder)
     if stamp is not None and isinstance(stamp.get("input_prefix"), str):
         return stamp["input_prefix"]
-    manifest = folder / "mlnews.json"
-    if manifest.is_file():
-        try:
-            prefix = json.loads(manifest.read_text(encoding="utf-8")).get("input", {}).get("prefix", "")
-        except (OSError, ValueError, AttributeError):
-            raise MlnewsError(f"{manifest}: unreadable model manifest (expected JSON with input.prefix)") from None
-        return prefix if isinstance(prefix, str) else ""
-    return ""
+    from mlnews.modelfolder import ModelFolder
+
+    return ModelFolder.open(folder).manifest.input.prefix if ModelFolder.is_model(folder) else ""
+""
 
 
 def _offline() -> bool:

@@ -1,4 +1,4 @@
-"""Render a classifier model card (``README.md``) from ``mlnews/templates/classifier_card.md``.
+"""Render model cards (``README.md``) from ``mlnews/templates/`` (classifier and seq2seq summariser).
 
 The template uses :class:`string.Template` placeholders (``$name``); this module only builds the
 Markdown tables and fills them in, so wording lives in the template.
@@ -6,11 +6,12 @@ Markdown tables and fills them in, so wording lives in the template.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from string import Template
 from typing import Any, Mapping
 
-from mlnews.config import to_dict
+from mlnews.config import dump_yaml, to_dict
 
 TEMPLATE = "classifier_card.md"
 
@@ -113,3 +114,33 @@ def render_classifier_card(
         "max_length": inp.get("max_length", "-"),
     }
     return Template(text).safe_substitute(values)
+
+
+def render_summariser_card(name: str, cfg: Any, base: str, metrics: Mapping[str, Any]) -> str:
+    """The model card text for a trained seq2seq summariser (``templates/summariser_card.md``)."""
+    template = Template(resources.files("mlnews").joinpath("templates", "summariser_card.md").read_text(encoding="utf-8"))
+    rows = [("all", metrics)] + sorted(metrics.get("per_lang", {}).items())
+    table = "\n".join(
+        f"| {name} | {m['n']} | {m['rouge1']:.1f} | {m['rouge2']:.1f} | {m['rougeL']:.1f} | {m['chrf']:.1f} |"
+        for name, m in rows
+    ) if "rouge1" in metrics else f"| not evaluated: {metrics.get('not_evaluated', '?')} | | | | | |"
+    tr = metrics.get("training", {})
+    text = template.substitute(
+        name=name,
+        description=cfg.description or "(no description in the config)",
+        base=base,
+        target=cfg.target.field,
+        data=cfg.data.path,
+        split=metrics.get("split", cfg.data.test_split),
+        table=table,
+        steps=tr.get("global_step", "?"),
+        epochs=tr.get("epochs_done", "?"),
+        minutes=round(tr.get("train_seconds", 0) / 60, 1),
+        time_limited="yes" if tr.get("stopped_by_time_limit") else "no",
+        train_examples=tr.get("train_examples", "?"),
+        max_length=cfg.model.max_length,
+        chunking=cfg.model.chunking,
+        generation=json.dumps(to_dict(cfg.generation), ensure_ascii=False),
+        config=dump_yaml(cfg).rstrip(),
+    )
+    return text

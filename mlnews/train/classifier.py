@@ -30,14 +30,17 @@ import numpy as np
 
 from mlnews.config import dump_yaml
 from mlnews.errors import ConfigError, MlnewsError
+from mlnews.evaluate.classifier import evaluate_classifier
+from mlnews.evaluate.metrics import macro_f1_codes
 from mlnews.io import write_json, write_text
+from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, InputSpec, Manifest, ModelFolder
 from mlnews.train.config import ClassifierConfig, load_classifier_config, resolve_class_weights
 from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
+from mlnews.train.trainer import time_limit_callback
 from mlnews.types import LabelSet
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
 LABELS_FILE = "labels.json"  # inside OUT/checkpoints: the label set the checkpoints were trained with
 
 
@@ -77,9 +80,9 @@ def apply_freezing(model: Any, freeze_embeddings: bool, freeze_layers: int) -> d
 
 def _checkpoint_labels_check(ckpt_root: Path, labels: LabelSet, resume: bool) -> str | None:
     """Return the checkpoint to resume from (or None), after checking the label set matches."""
-    from transformers.trainer_utils import get_last_checkpoint
+    from mlnews.train.trainer import last_checkpoint
 
-    last = get_last_checkpoint(str(ckpt_root)) if ckpt_root.is_dir() else None
+    last = last_checkpoint(ckpt_root)  # the newest complete one: a checkpoint torn by a kill is skipped
     if not resume:
         return None
     if last is None:
@@ -122,7 +125,6 @@ def train_transformer(
         AutoTokenizer,
         DataCollatorWithPadding,
         EarlyStoppingCallback,
-        Trainer,
         TrainingArguments,
     )
 
@@ -162,14 +164,10 @@ def train_transformer(
     eval_ds = to_dataset(data.splits["validation"])
 
     def compute_metrics(pred: Any) -> dict[str, float]:
-        from sklearn.metrics import accuracy_score, f1_score
-
-        y = pred.label_ids
+        y = np.asarray(pred.label_ids)
         p = np.asarray(pred.predictions).argmax(-1)
-        return {
-            "accuracy": float(accuracy_score(y, p)),
-            "macro_f1": float(f1_score(y, p, labels=sorted(set(y.tolist())), average="macro", zero_division=0)),
-        }
+        return {"accuracy": float((y == p).mean()) if len(y) else 0.0,
+                "macro_f1": macro_f1_codes(y, p, len(labels))}
 
     strategy = t.eval_strategy
     args = TrainingArguments(
@@ -187,6 +185,9 @@ def train_transformer(
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
     )
     cbs = list(callbacks or [])
+    limit = time_limit_callback(t.time_limit_minutes) if t.time_limit_minutes else None
+    if limit:
+        cbs.append(limit)
     if t.early_stopping_patience > 0:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
     trainer = WeightedTrainer(
@@ -209,11 +210,7 @@ def train_transformer(
         for cb in trainer.callback_handler.callbacks
     )
 
-    # Test-set predictions with the best model (load_best_model_at_end restored it). Not
-    # trainer.predict: with group_by_length its eval sampler reorders rows.
-    test_pred = predict_in_order(trainer.model, tokenizer, data.splits["test"].inputs, labels,
-                                 cfg.model.max_length, t.eval_batch_size)
-    val_metrics = trainer.evaluate()
+    val_metrics = trainer.evaluate()  # the best model (load_best_model_at_end restored it)
 
     staging = out_dir / ".final.tmp"
     main = trainer.is_world_process_zero()  # several processes under torchrun / accelerate launch
@@ -231,10 +228,10 @@ def train_transformer(
     return {
         "main_process": main,
         "processes": trainer.args.world_size,
-        "test_pred": test_pred,
         "train_seconds": round(seconds, 1),
         "global_step": state.global_step,
         "completed": completed,
+        "stopped_by_time_limit": bool(limit and limit.hit),
         "best_checkpoint": state.best_model_checkpoint,
         "best_validation_macro_f1": state.best_metric,
         "validation": {"accuracy": round(val_metrics.get("eval_accuracy", 0.0), 4),
@@ -244,22 +241,6 @@ def train_transformer(
         "class_weights": weights,
         "log_history": state.log_history,
     }
-
-
-def predict_in_order(model: Any, tokenizer: Any, texts: list[str], labels: LabelSet, max_length: int,
-                     batch_size: int) -> list[str]:
-    """Label names for ``texts`` in input order (eval mode, no gradients)."""
-    import torch
-
-    model.eval()
-    device = next(model.parameters()).device
-    preds: list[str] = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[start : start + batch_size], truncation=True, max_length=max_length,
-                            padding=True, return_tensors="pt").to(device)
-            preds += [labels.decode(i) for i in model(**enc).logits.argmax(-1).tolist()]
-    return preds
 
 
 def _weighted_trainer_cls():
@@ -310,19 +291,6 @@ def _barrier() -> None:
         dist.barrier()
 
 
-def _check_out_dir(out_dir: Path, resume: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MlnewsError(f"--out {out_dir}: exists and is a file; expected a folder")
-    if resume or not out_dir.exists():
-        return
-    leftovers = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
-    if leftovers:
-        raise MlnewsError(
-            f"--out {out_dir}: folder is not empty ({', '.join(sorted(leftovers)[:3])}...); "
-            "choose a new folder, remove it, or pass --resume to continue a run"
-        )
-
-
 def train_from_config(
     cfg: ClassifierConfig,
     out_dir: str | os.PathLike,
@@ -331,13 +299,13 @@ def train_from_config(
     callbacks: list | None = None,
 ) -> Path:
     """Train ``cfg`` into ``out_dir`` and write every artefact; returns the model folder."""
-    from mlnews.train import card, metrics
-    from mlnews.train.manifest import make_manifest, write_manifest
+    from mlnews.train import card
 
     out_dir = Path(out_dir)
-    if _process_rank() == 0:  # other ranks of a multi-process run would see the main one's first files
-        _check_out_dir(out_dir, resume)
     kind = cfg.model.kind
+    folder = ModelFolder(out_dir)
+    if _process_rank() == 0:  # other ranks of a multi-process run would see the main one's first files
+        folder = ModelFolder.prepare(out_dir, resume=resume, checkpoints=kind == "transformer")
     base_model: str | None
     if kind == "transformer":
         model_path, prefix, alias = resolve_model(cfg.model.name_or_path)
@@ -357,10 +325,20 @@ def train_from_config(
         from mlnews.train.tfidf import train_tfidf
 
         if resume:
-            raise ConfigError("--resume: only transformer training has checkpoints; TF-IDF trains in seconds, rerun it")
+            log.info("--resume: TF-IDF has no checkpoints; it trains in seconds, so it is trained again")
         info = train_tfidf(cfg, data, out_dir)
 
     test = data.splits["test"]
+    manifest = Manifest.new(
+        task="classification",
+        kind=kind,
+        labels=data.labels.names,
+        input=InputSpec(prefix=prefix, max_length=cfg.model.max_length, use_lead=cfg.data.use_lead,
+                        body_chars=cfg.data.body_chars),
+        base_model=base_model,
+        taxonomy=data.taxonomy,
+    )
+    # The test split is scored by the Classifier users load (manifest in memory: mlnews.json comes last).
     extra = {
         "split": cfg.data.test_split,
         "dataset": str(data.dataset_dir),
@@ -369,24 +347,13 @@ def train_from_config(
         "processes": info.get("processes", 1),  # torchrun / accelerate launch: the effective batch scales with it
         "data_report": data.report,
     }
-    m = metrics.write_eval_artifacts(
-        out_dir, test.labels, info["test_pred"], data.labels,
-        langs=test.langs, sources=test.sources, extra=extra, title=f"{kind} - {cfg.data.test_split}",
-    )
-    write_text(out_dir / "train_config.yaml", dump_yaml(cfg))
-    manifest = make_manifest(
-        task="classification",
-        kind=kind,
-        labels=data.labels.names,
-        input={"prefix": prefix, "max_length": cfg.model.max_length, "use_lead": cfg.data.use_lead,
-               "body_chars": cfg.data.body_chars},
-        base_model=base_model,
-        taxonomy=data.taxonomy,
-    )
-    training = {k: v for k, v in info.items() if k not in ("test_pred", "log_history")}
-    write_text(out_dir / "README.md", card.render_classifier_card(
-        manifest, cfg, data_summary(data), data.report, m, training, model_dir=str(out_dir)))
-    write_manifest(out_dir, manifest)  # last: its presence marks a finished model folder
+    m = evaluate_classifier(ModelFolder(out_dir, manifest), test.rows(), out_dir, batch_size=cfg.train.eval_batch_size, source_name=f"{data.dataset_dir}:{cfg.data.test_split}",
+                            extra=extra, title=f"{kind} - {cfg.data.test_split}")
+    write_text(folder.file(CONFIG), dump_yaml(cfg))
+    training = {k: v for k, v in info.items() if k != "log_history"}
+    write_text(folder.file(CARD), card.render_classifier_card(
+        manifest.to_dict(), cfg, data_summary(data), data.report, m, training, model_dir=str(out_dir)))
+    folder.finish(manifest)  # last: its presence marks a finished model folder
     _barrier()
     return out_dir
 

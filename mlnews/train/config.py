@@ -20,7 +20,7 @@ from pathlib import Path
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Union
 
-from mlnews.config import load_config, load_yaml
+from mlnews.config import check_applicable, load_config, load_yaml, option
 from mlnews.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,95 +33,92 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+CLASSIFIER_KINDS = ("transformer", "tfidf")
+TRAINER_KINDS = ("transformer", "seq2seq", "extractive")  # kinds trained by the HF Trainer (optimiser keys apply)
+ORIGINS = ("gold", "source_rubric", "weak")
+
+
 @dataclass
 class DataSection:
     """Where the examples come from and how a model input is composed from them.
 
     ``path`` is a dataset folder written by ``mlnews data build`` or a data config
-    (``configs/data/*.yaml``), which is then built once and cached (``mlnews.data.ensure_dataset``).
+    (``configs/data/*.yaml``), which is then built once and cached (``mlnews.data.ensure_dataset``);
+    a relative path follows the one path rule (:class:`mlnews.config.PathResolver`).
     Input text = ``compose_text(text, lead, body, use_lead=..., body_chars=...)``: the headline, or the
     article title + lead + the first ``body_chars`` characters of the body.
     """
 
     path: str = "configs/data/default.yaml"
     use_lead: bool = True
-    body_chars: int = 300
+    body_chars: int = option(300, ge=0)
     train_split: str = "train"
     validation_split: str = "validation"
     test_split: str = "test"
-    label_origins: list[str] = field(default_factory=list)  # train only on these origins; [] = all
-    min_confidence: float = 0.0  # drop training rows below this label confidence (counted, reported)
-    max_train_examples: Optional[int] = None  # stratified cap on training rows (CPU budget); null = all
+    label_origins: list[Literal["gold", "source_rubric", "weak"]] = field(default_factory=list)  # train only on these; [] = all
+    min_confidence: float = option(0.0, ge=0.0, le=1.0)  # drop training rows below this label confidence (reported)
+    max_train_examples: Optional[int] = option(None, ge=1)  # stratified cap on training rows (CPU budget); null = all
 
     def validate(self, prefix: str = "") -> None:
         if not self.path:
             raise ConfigError(f"{_key(prefix, 'path')}: must name a dataset folder or a data config")
-        if self.body_chars < 0:
-            raise ConfigError(f"{_key(prefix, 'body_chars')}: expected >= 0, got {self.body_chars}")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ConfigError(f"{_key(prefix, 'min_confidence')}: expected 0..1, got {self.min_confidence}")
-        if self.max_train_examples is not None and self.max_train_examples < 1:
-            raise ConfigError(f"{_key(prefix, 'max_train_examples')}: expected >= 1 or null")
-        bad = [o for o in self.label_origins if o not in ("gold", "source_rubric", "weak")]
-        if bad:
-            raise ConfigError(
-                f"{_key(prefix, 'label_origins')}: {bad[0]!r} is not allowed; expected gold, source_rubric, weak"
-            )
 
 
 @dataclass
 class ModelSection:
-    """Which model to train.
+    """Which classifier to train.
 
-    ``kind``: ``transformer`` (AutoModelForSequenceClassification), ``tfidf`` (scikit-learn) or
-    ``seq2seq`` (summariser). ``name_or_path``: a short alias (``e5-small``), a local folder or a hub id.
-    ``input_prefix``: null = the resolved model's own prefix (``"query: "`` for e5).
+    ``kind``: ``transformer`` (AutoModelForSequenceClassification) or ``tfidf`` (scikit-learn; then only
+    ``kind`` applies here, the n-gram settings are in the ``tfidf`` section). ``name_or_path``: a short
+    alias (``e5-small``), a local folder or a hub id. ``input_prefix``: null = the resolved model's own
+    prefix (``"query: "`` for e5).
     """
 
-    kind: Literal["transformer", "tfidf", "seq2seq"] = "transformer"
-    name_or_path: str = "e5-small"
-    max_length: int = 128
-    freeze_embeddings: bool = False
-    freeze_layers: int = 0  # freeze the lowest N encoder layers
+    kind: str = "transformer"
+    name_or_path: str = option("e5-small", kinds=("transformer",))
+    max_length: int = option(128, ge=8, kinds=("transformer",))
+    freeze_embeddings: bool = option(False, kinds=("transformer",))
+    freeze_layers: int = option(0, ge=0, kinds=("transformer",))  # freeze the lowest N encoder layers
     input_prefix: Optional[str] = None
-    dropout: Optional[float] = None  # override hidden/attention dropout; null = the model's own
+    dropout: Optional[float] = option(None, ge=0.0, lt=1.0, kinds=("transformer",))  # null = the model's own
 
     def validate(self, prefix: str = "") -> None:
-        if self.max_length < 8:
-            raise ConfigError(f"{_key(prefix, 'max_length')}: expected >= 8, got {self.max_length}")
-        if self.freeze_layers < 0:
-            raise ConfigError(f"{_key(prefix, 'freeze_layers')}: expected >= 0, got {self.freeze_layers}")
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"{_key(prefix, 'dropout')}: expected 0 <= dropout < 1, got {self.dropout}")
+        if self.kind not in CLASSIFIER_KINDS:
+            raise ConfigError(
+                f"{_key(prefix, 'kind')}: {self.kind!r} is not allowed for task classification; "
+                "expected 'transformer' or 'tfidf'"
+            )
 
 
 @dataclass
 class TrainSection:
-    """Optimisation settings (mapped onto ``transformers.TrainingArguments``)."""
+    """Optimisation settings shared by every Trainer-based model (mapped onto ``TrainingArguments``).
 
-    epochs: float = 3.0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    gradient_accumulation_steps: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    lr_scheduler_type: str = "linear"
+    Task sections extend it (:class:`ClassifierTrainSection`); the summariser uses it as is, so a key
+    exists only where it applies. ``time_limit_minutes`` stops (saving a checkpoint) once the training
+    time is spent; ``--resume`` continues from the last checkpoint in ``OUT/checkpoints``.
+    """
+
+    epochs: float = option(3.0, kinds=TRAINER_KINDS)
+    learning_rate: float = option(5e-5, gt=0, kinds=TRAINER_KINDS)
+    batch_size: int = option(32, ge=1, kinds=TRAINER_KINDS)
+    eval_batch_size: int = option(64, ge=1, kinds=TRAINER_KINDS)
+    gradient_accumulation_steps: int = option(1, ge=1, kinds=TRAINER_KINDS)
+    warmup_ratio: float = option(0.1, ge=0, lt=1, kinds=TRAINER_KINDS)
+    weight_decay: float = option(0.01, ge=0, kinds=TRAINER_KINDS)
+    lr_scheduler_type: str = option("linear", kinds=TRAINER_KINDS)
     seed: int = 42
-    max_steps: int = -1  # -1 = use epochs
-    eval_strategy: Literal["epoch", "steps"] = "epoch"
-    eval_steps: int = 0  # with eval_strategy=steps
-    early_stopping_patience: int = 0  # evaluations without macro-F1 gain before stopping; 0 = off
-    class_weights: Union[Literal["none", "balanced", "sqrt_balanced"], dict[str, float]] = "none"
-    logging_steps: int = 50
-    eval_max_examples: Optional[int] = None  # stratified cap on validation rows used during training
-    save_total_limit: int = 2
-    keep_checkpoints: bool = False  # keep OUT/checkpoints after a run that completes
-    num_threads: Optional[int] = None  # torch.set_num_threads; null = leave torch's default
-    group_by_length: bool = False  # batch inputs of similar length together (much less padding on CPU)
+    max_steps: int = option(-1, ge=-1, kinds=TRAINER_KINDS)  # -1 = use epochs
+    eval_strategy: Literal["epoch", "steps"] = option("epoch", kinds=TRAINER_KINDS)
+    eval_steps: int = option(0, ge=0, kinds=TRAINER_KINDS)  # with eval_strategy=steps
+    logging_steps: int = option(50, ge=1, kinds=TRAINER_KINDS)
+    save_total_limit: int = option(2, ge=1, kinds=TRAINER_KINDS)
+    keep_checkpoints: bool = option(False, kinds=TRAINER_KINDS)  # keep OUT/checkpoints after a completed run
+    time_limit_minutes: Optional[float] = option(None, gt=0, kinds=TRAINER_KINDS)
+    num_threads: Optional[int] = option(None, ge=1, kinds=TRAINER_KINDS)  # torch.set_num_threads; null = torch's
 
     def trainer_kwargs(self) -> dict:
-        """The ``TrainingArguments`` fields both trainers (classifier, summariser) take from this section."""
+        """The ``TrainingArguments`` fields every trainer takes from this section."""
         return dict(
             num_train_epochs=self.epochs,
             max_steps=self.max_steps,
@@ -140,32 +137,25 @@ class TrainSection:
         )
 
     def validate(self, prefix: str = "") -> None:
-        positive = {
-            "batch_size": self.batch_size,
-            "eval_batch_size": self.eval_batch_size,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "logging_steps": self.logging_steps,
-            "save_total_limit": self.save_total_limit,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise ConfigError(f"{_key(prefix, name)}: expected >= 1, got {value}")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ConfigError(f"{_key(prefix, 'epochs')}: expected > 0 (or set max_steps), got {self.epochs}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"{_key(prefix, 'learning_rate')}: expected > 0, got {self.learning_rate}")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError(f"{_key(prefix, 'warmup_ratio')}: expected 0 <= x < 1, got {self.warmup_ratio}")
-        if self.max_steps == 0 or self.max_steps < -1:
+        if self.max_steps == 0:
             raise ConfigError(f"{_key(prefix, 'max_steps')}: expected -1 (use epochs) or >= 1, got {self.max_steps}")
         if self.eval_strategy == "steps" and self.eval_steps < 1:
             raise ConfigError(f"{_key(prefix, 'eval_steps')}: expected >= 1 with eval_strategy: steps")
-        if self.early_stopping_patience < 0:
-            raise ConfigError(f"{_key(prefix, 'early_stopping_patience')}: expected >= 0")
-        if self.eval_max_examples is not None and self.eval_max_examples < 1:
-            raise ConfigError(f"{_key(prefix, 'eval_max_examples')}: expected >= 1 or null")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise ConfigError(f"{_key(prefix, 'num_threads')}: expected >= 1 or null")
+
+
+@dataclass
+class ClassifierTrainSection(TrainSection):
+    """:class:`TrainSection` plus what only the classifier reads."""
+
+    early_stopping_patience: int = option(0, ge=0, kinds=("transformer",))  # evaluations without gain; 0 = off
+    class_weights: Union[Literal["none", "balanced", "sqrt_balanced"], dict[str, float]] = "none"
+    eval_max_examples: Optional[int] = option(None, ge=1, kinds=("transformer",))  # stratified cap on validation rows
+    group_by_length: bool = option(False, kinds=("transformer",))  # batch similar lengths together (less padding)
+
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
         if isinstance(self.class_weights, dict):
             for label, w in self.class_weights.items():
                 if w <= 0:
@@ -176,27 +166,21 @@ class TrainSection:
 class TfidfSection:
     """Word + character n-gram TF-IDF with logistic regression (``model.kind: tfidf``)."""
 
-    word_ngram_max: int = 2
-    char_ngram_min: int = 2
+    word_ngram_max: int = option(2, ge=1)
+    char_ngram_min: int = option(2, ge=1)
     char_ngram_max: int = 5
-    min_df: int = 1
-    max_features: Optional[int] = 200_000  # per vectoriser; null = unlimited
+    min_df: int = option(1, ge=1)
+    max_features: Optional[int] = option(200_000, ge=1)  # per vectoriser; null = unlimited
     sublinear_tf: bool = True
-    C: float = 4.0
-    max_iter: int = 2000
+    C: float = option(4.0, gt=0)
+    max_iter: int = option(2000, ge=1)
 
     def validate(self, prefix: str = "") -> None:
-        if self.word_ngram_max < 1:
-            raise ConfigError(f"{_key(prefix, 'word_ngram_max')}: expected >= 1, got {self.word_ngram_max}")
-        if not 1 <= self.char_ngram_min <= self.char_ngram_max:
+        if not self.char_ngram_min <= self.char_ngram_max:
             raise ConfigError(
                 f"{_key(prefix, 'char_ngram_min')}: expected 1 <= char_ngram_min <= char_ngram_max, "
                 f"got {self.char_ngram_min}..{self.char_ngram_max}"
             )
-        if self.min_df < 1:
-            raise ConfigError(f"{_key(prefix, 'min_df')}: expected >= 1, got {self.min_df}")
-        if self.C <= 0:
-            raise ConfigError(f"{_key(prefix, 'C')}: expected > 0, got {self.C}")
 
 
 @dataclass
@@ -207,15 +191,92 @@ class ClassifierConfig:
     description: str = ""  # free text, shown in the model card
     data: DataSection = field(default_factory=DataSection)
     model: ModelSection = field(default_factory=ModelSection)
-    train: TrainSection = field(default_factory=TrainSection)
-    tfidf: TfidfSection = field(default_factory=TfidfSection)
+    train: ClassifierTrainSection = field(default_factory=ClassifierTrainSection)
+    tfidf: TfidfSection = option(default_factory=TfidfSection, kinds=("tfidf",))
 
     def validate(self, prefix: str = "") -> None:
-        if self.model.kind not in ("transformer", "tfidf"):
-            raise ConfigError(
-                f"{_key(prefix, 'model.kind')}: {self.model.kind!r} is not allowed for task classification; "
-                "expected 'transformer' or 'tfidf'"
-            )
+        check_applicable(self, self.model.kind)
+
+
+# ---------------------------------------------------------------------------------- summarisation
+
+TARGETS = ("lead", "title")
+SEQ2SEQ = ("seq2seq",)
+
+
+@dataclass
+class SummDataSection:
+    """Articles to learn from: a dataset folder, a data config, or a JSON Lines file.
+
+    A dataset folder / data config (``mlnews data build``) provides the ``summarisation`` splits;
+    a ``.jsonl`` file (fields ``text``, ``title``, ``lead``, ``lang``, optional ``split``) is used
+    for quick experiments. ``langs``: keep only these languages ([] = all).
+    """
+
+    path: str = "configs/data/default.yaml"
+    train_split: str = "train"
+    validation_split: str = "validation"
+    test_split: str = "test"
+    langs: list[str] = field(default_factory=list)
+    max_train_examples: Optional[int] = option(None, ge=1)
+    eval_max_examples: Optional[int] = option(300, ge=1)  # rows of validation/test scored after training
+
+
+@dataclass
+class SummModelSection:
+    """The network: a seq2seq checkpoint, or an encoder warm-starting an EncoderDecoderModel."""
+
+    kind: Literal["seq2seq"] = "seq2seq"
+    name_or_path: str = "e5-small"
+    max_length: int = option(256, ge=8)  # source tokens
+    input_prefix: str = ""  # e.g. "summarize: " for T5-style checkpoints
+    chunking: Literal["head", "chunks"] = option("head", kinds=SEQ2SEQ)  # long articles: first window, or several
+    max_chunks: int = option(4, ge=1, kinds=SEQ2SEQ)
+    vocab: Literal["full", "corpus"] = "corpus"  # encoder warm start only: cut vocabulary to the corpus
+    decoder_layers: Optional[int] = option(None, ge=1, kinds=SEQ2SEQ)  # decoder depth (lowest N encoder layers)
+    tie_encoder_decoder: bool = option(False, kinds=SEQ2SEQ)  # share encoder and decoder weights
+    freeze_embeddings: bool = False
+    freeze_encoder: bool = option(False, kinds=SEQ2SEQ)  # train only the decoder (+ cross-attention) on CPU
+
+
+@dataclass
+class TargetSection:
+    """What the model learns to write: the article's ``lead`` (summary) or ``title`` (headline)."""
+
+    field: Literal["lead", "title"] = "title"
+    max_length: int = option(48, ge=2, kinds=SEQ2SEQ)  # target tokens (longer references are truncated)
+
+
+@dataclass
+class GenerationSection:
+    """Decoding settings, saved to generation_config.json and used by ``mlnews summarise``."""
+
+    num_beams: int = option(4, ge=1)
+    no_repeat_ngram_size: int = option(3, ge=0)  # 0 = off
+    max_new_tokens: int = option(48, ge=1)
+    min_new_tokens: int = option(0, ge=0)
+    length_penalty: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def validate(self, prefix: str = "") -> None:
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ConfigError(f"{_key(prefix, 'min_new_tokens')}: expected 0..max_new_tokens, got {self.min_new_tokens}")
+
+
+@dataclass
+class SummariserConfig:
+    """A complete ``task: summarisation`` training config."""
+
+    task: Literal["summarisation"] = "summarisation"
+    description: str = ""
+    data: SummDataSection = field(default_factory=SummDataSection)
+    model: SummModelSection = field(default_factory=SummModelSection)
+    target: TargetSection = field(default_factory=TargetSection)
+    generation: GenerationSection = option(default_factory=GenerationSection, kinds=SEQ2SEQ)
+    train: TrainSection = field(default_factory=TrainSection)
+
+    def validate(self, prefix: str = "") -> None:
+        check_applicable(self, self.model.kind)
 
 
 def read_task(path: str | os.PathLike) -> str:
@@ -232,6 +293,12 @@ def read_task(path: str | os.PathLike) -> str:
 def load_classifier_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> ClassifierConfig:
     """Load and validate a classification config with ``key=value`` overrides."""
     return load_config(Path(path), ClassifierConfig, list(overrides))
+
+
+def load_summariser_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> SummariserConfig:
+    """Load and validate a summarisation config with ``key=value`` overrides."""
+    return load_config(Path(path), SummariserConfig, list(overrides))
+
 
 
 def resolve_class_weights(cfg_weights: Any, labels: "LabelSet", train_labels: Sequence[str]) -> list[float] | None:

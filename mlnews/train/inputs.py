@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mlnews.config import project_root, resolve_path
+from mlnews.config import config_file, resolve_path
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.text import compose_text
 from mlnews.train.config import ClassifierConfig
@@ -77,11 +77,11 @@ def _load_built(path: Path):
     return load_built(path)
 
 
-def resolve_data_path(value: str) -> Path:
-    """``data.path`` relative to the CWD, else to the repository root; built + cached if it is a config."""
+def resolve_data_path(value: str, config_path: Path | None = None) -> Path:
+    """``data.path`` by the one path rule (:class:`mlnews.config.PathResolver`); built + cached if a config."""
     from mlnews.data import ensure_dataset
 
-    path = resolve_path(value, project_root())
+    path = resolve_path(value, config_path)
     if not path.exists():
         raise ConfigError(f"data.path: {value} not found; expected a dataset folder (mlnews data build) or a data config")
     return Path(ensure_dataset(path))
@@ -91,7 +91,7 @@ def prepare_data(cfg: ClassifierConfig, prefix: str) -> PreparedData:
     """Load the dataset and compose model inputs for train / validation / test."""
     from mlnews.data import label_names
 
-    dataset_dir = resolve_data_path(cfg.data.path)
+    dataset_dir = resolve_data_path(cfg.data.path, config_file(cfg))
     built = _load_built(dataset_dir)
     labels: LabelSet = built.labels
     dd = built.classification

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from mlnews.train.config import resolve_class_weights
 from mlnews.io import atomic_write
+from mlnews.modelfolder import SKOPS
 from mlnews.types import LabelSet
 
 if TYPE_CHECKING:
     from mlnews.train.inputs import PreparedData
     from mlnews.train.config import ClassifierConfig
 
-SKOPS_NAME = "model.skops"
 
 
 def sklearn_class_weight(cfg_weights: Any, labels: LabelSet, train_labels: Sequence[str]) -> str | dict[str, float] | None:
@@ -76,8 +76,8 @@ def save_pipeline(pipeline: Any, path: Path) -> None:
 
 
 def train_tfidf(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path) -> dict[str, Any]:
-    """Fit on the train split, score validation, predict test, save ``model.skops``."""
-    from sklearn.metrics import accuracy_score, f1_score
+    """Fit on the train split, score validation, save ``model.skops`` (the test split is scored by the caller)."""
+    from mlnews.evaluate.metrics import macro_f1
 
     train = data.splits["train"]
     pipeline = build_pipeline(cfg, data.labels, train.labels)
@@ -85,15 +85,13 @@ def train_tfidf(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path) ->
     pipeline.fit(train.inputs, train.labels)
     seconds = time.perf_counter() - start
     val = data.splits["validation"]
-    val_pred = list(pipeline.predict(val.inputs))
-    present = sorted(set(val.labels))
-    save_pipeline(pipeline, Path(out_dir) / SKOPS_NAME)
+    val_pred = [str(x) for x in pipeline.predict(val.inputs)]
+    save_pipeline(pipeline, Path(out_dir) / SKOPS)
     return {
-        "test_pred": [str(x) for x in pipeline.predict(data.splits["test"].inputs)],
         "train_seconds": round(seconds, 1),
         "validation": {
-            "accuracy": round(float(accuracy_score(val.labels, val_pred)), 4),
-            "macro_f1": round(float(f1_score(val.labels, val_pred, labels=present, average="macro", zero_division=0)), 4),
+            "accuracy": round(sum(t == p for t, p in zip(val.labels, val_pred)) / max(1, len(val_pred)), 4),
+            "macro_f1": round(macro_f1(val.labels, val_pred), 4),
         },
         "class_weights": sklearn_class_weight(cfg.train.class_weights, data.labels, train.labels),
     }

@@ -20,13 +20,12 @@ from mlnews.io import atomic_write, write_json
 from mlnews.types import LabelSet
 
 
-def _macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> float:
-    from sklearn.metrics import f1_score
-
-    present = [name for name in labels.names if name in set(y_true)]
-    if not present:
-        return 0.0
-    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Macro-F1 over the labels present in ``y_true`` (the one implementation; see the module docstring)."""
+    names = sorted(set(y_true) | set(y_pred))
+    code = {n: i for i, n in enumerate(names)}
+    return macro_f1_codes(np.array([code[x] for x in y_true], dtype=int),
+                          np.array([code[x] for x in y_pred], dtype=int), len(names))
 
 
 def _summary(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> dict[str, Any]:
@@ -35,7 +34,7 @@ def _summary(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> 
     return {
         "n": n,
         "accuracy": round(correct / n, 4) if n else 0.0,
-        "macro_f1": round(_macro_f1(y_true, y_pred, labels), 4),
+        "macro_f1": round(macro_f1(y_true, y_pred), 4),
     }
 
 
@@ -79,8 +78,10 @@ def classification_metrics(
     return metrics
 
 
-def _macro_f1_codes(t: np.ndarray, p: np.ndarray, k: int) -> float:
-    """``_macro_f1`` on integer codes (labels present in ``t`` only); fast enough to bootstrap."""
+def macro_f1_codes(t: np.ndarray, p: np.ndarray, k: int) -> float:
+    """Macro-F1 on integer codes ``0..k-1`` over the labels present in ``t``; fast enough to bootstrap."""
+    if not len(t):
+        return 0.0
     tp = np.bincount(t[t == p], minlength=k)
     gold = np.bincount(t, minlength=k)
     pred = np.bincount(p, minlength=k)
@@ -120,9 +121,9 @@ def paired_bootstrap(
     deltas = np.empty(n_boot)
     for i in range(n_boot):
         idx = rng.integers(0, len(t), len(t))
-        deltas[i] = _macro_f1_codes(t[idx], b[idx], k) - _macro_f1_codes(t[idx], a[idx], k)
+        deltas[i] = macro_f1_codes(t[idx], b[idx], k) - macro_f1_codes(t[idx], a[idx], k)
     tail = (1.0 - confidence) / 2 * 100
-    f1_a, f1_b = _macro_f1_codes(t, a, k), _macro_f1_codes(t, b, k)
+    f1_a, f1_b = macro_f1_codes(t, a, k), macro_f1_codes(t, b, k)
     return {
         "macro_f1_a": f1_a,
         "macro_f1_b": f1_b,
@@ -131,6 +132,41 @@ def paired_bootstrap(
         "high": float(np.percentile(deltas, 100 - tail)),
         "p_b_not_better": float((deltas <= 0).mean()),
         "n": len(t),
+        "n_boot": n_boot,
+    }
+
+
+def paired_bootstrap_mean(
+    scores_a: Sequence[float],
+    scores_b: Sequence[float],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """Difference of means b - a of per-item scores (e.g. per-article ROUGE-L F1) on the same items,
+    with a paired bootstrap percentile interval: the ROUGE analogue of :func:`paired_bootstrap`.
+
+    Returns ``mean_a``, ``mean_b``, ``delta``, ``low``, ``high``, ``p_b_not_better`` (share of
+    resamples where b <= a), ``n`` and ``n_boot``; scores are returned in the units given.
+    """
+    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"expected two score lists of the same length, got {a.shape} and {b.shape}")
+    if not len(a):
+        raise ValueError("paired_bootstrap_mean needs at least one item")
+    rng = np.random.default_rng(seed)
+    diff = b - a
+    deltas = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
+    tail = (1.0 - confidence) / 2 * 100
+    return {
+        "mean_a": float(a.mean()),
+        "mean_b": float(b.mean()),
+        "delta": float(diff.mean()),
+        "low": float(np.percentile(deltas, tail)),
+        "high": float(np.percentile(deltas, 100 - tail)),
+        "p_b_not_better": float((deltas <= 0).mean()),
+        "n": len(a),
         "n_boot": n_boot,
     }
 

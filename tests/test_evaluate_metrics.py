@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlnews.train.metrics import _macro_f1, classification_metrics, confusion, paired_bootstrap, write_eval_artifacts
+from mlnews.evaluate.metrics import macro_f1, classification_metrics, confusion, paired_bootstrap, write_eval_artifacts
 from mlnews.types import LabelSet
 
 LABELS = LabelSet(["society", "economy", "sports"])
@@ -59,10 +59,9 @@ def test_paired_bootstrap_delta_matches_macro_f1_and_brackets_it():
     gold = [rnd.choice(names) for _ in range(300)]
     good = [g if rnd.random() < 0.9 else rnd.choice(names) for g in gold]
     poor = [g if rnd.random() < 0.6 else rnd.choice(names) for g in gold]
-    labels = LabelSet(names)
     res = paired_bootstrap(gold, poor, good, n_boot=500, seed=1)
-    assert res["macro_f1_b"] == pytest.approx(_macro_f1(gold, good, labels))
-    assert res["macro_f1_a"] == pytest.approx(_macro_f1(gold, poor, labels))
+    assert res["macro_f1_b"] == pytest.approx(macro_f1(gold, good))
+    assert res["macro_f1_a"] == pytest.approx(macro_f1(gold, poor))
     assert res["delta"] == pytest.approx(res["macro_f1_b"] - res["macro_f1_a"])
     assert 0 < res["low"] < res["delta"] < res["high"]
     assert res["p_b_not_better"] == 0.0
@@ -74,3 +73,15 @@ def test_paired_bootstrap_delta_matches_macro_f1_and_brackets_it():
     assert res2["low"] <= 0.0 and res2["high"] >= 0.49
     with pytest.raises(ValueError, match="lengths differ"):
         paired_bootstrap(["a"], ["a", "b"], ["a"])
+
+
+def test_paired_bootstrap_mean_of_per_article_scores():
+    from mlnews.evaluate.metrics import paired_bootstrap_mean
+
+    a = [0.1, 0.2, 0.3, 0.4] * 25
+    better = paired_bootstrap_mean(a, [x + 0.05 for x in a])
+    assert abs(better["delta"] - 0.05) < 1e-9 and better["low"] > 0 and better["p_b_not_better"] == 0.0
+    noise = paired_bootstrap_mean(a, list(reversed(a)), seed=1)
+    assert noise["low"] < 0 < noise["high"] and noise["n"] == 100
+    with pytest.raises(ValueError):
+        paired_bootstrap_mean([0.1], [0.1, 0.2])

@@ -1,10 +1,10 @@
-"""Cyrillic-correct ROUGE and chrF (mlnews.train.rouge)."""
+"""Cyrillic-correct ROUGE and chrF (mlnews.evaluate.rouge)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlnews.train.rouge import (
+from mlnews.evaluate.rouge import (
     corpus_scores,
     latin_only_tokenize,
     rouge_l,
