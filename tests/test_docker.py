@@ -10,16 +10,15 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from infer_helpers import tiny_tfidf_dir
+from serve_helpers import free_port, running_server
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = (REPO / "Dockerfile").read_text(encoding="utf-8")
@@ -77,49 +76,22 @@ def test_docs_run_lines_mount_what_the_dockerfile_expects():
         assert f":{classifier}" in line and f"{port}:{port}" in line
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_entrypoint_and_cmd_serve_a_mounted_model(tmp_path):
     httpx = pytest.importorskip("httpx")
     model = tiny_tfidf_dir(tmp_path / "models" / "classifier")
-    port = _free_port()
+    port = free_port()
     argv = _instruction("ENTRYPOINT") + _instruction("CMD")
     argv = [str(model) if a == "/models/classifier" else a for a in argv]
     argv[argv.index("--port") + 1] = str(port)
     argv[argv.index("--host") + 1] = "127.0.0.1"  # 0.0.0.0 in the image; a test binds loopback only
     assert argv[0] == "mlnews"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mlnews", *argv[1:], "log_level=warning"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "not ready within 60 s"
-            time.sleep(0.2)
-        r = httpx.post(f"http://127.0.0.1:{port}/summarise", json={"text": "Первое предложение. Второе предложение."})
+    with running_server([*argv[1:], "log_level=warning"], port, env={"HF_HUB_OFFLINE": "1"}) as url:
+        r = httpx.post(f"{url}/summarise", json={"text": "Первое предложение. Второе предложение."})
         assert r.status_code == 200 and r.json()["method"].startswith("lead")  # the CMD's --summariser
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_a_bad_model_mount_is_a_one_line_error(tmp_path):
-    port = _free_port()
+    port = free_port()
     (tmp_path / "empty").mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "mlnews", "serve", "--classifier", str(tmp_path / "empty"),

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +14,7 @@ httpx = pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from infer_helpers import LABELS, labelled_headlines, tiny_tfidf_dir  # noqa: E402
+from serve_helpers import free_port, running_server  # noqa: E402
 from mlnews.errors import ConfigError  # noqa: E402
 from mlnews.serve import ServeConfig, ServeLimits, create_app, load_serve_config  # noqa: E402
 
@@ -255,45 +252,12 @@ def test_ready_only_once_the_models_are_loaded(tfidf: Path, monkeypatch):
         assert r.status_code == 503 and r.json()["error"] == errors[0] and "missing" in errors[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(tfidf: Path):
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlnews", "serve", "--classifier", str(tfidf), "--summariser", "textrank",
-         "--host", "127.0.0.1", "--port", str(port), "log_level=warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server was not ready within 60 s")
-            time.sleep(0.2)
+    port = free_port()
+    with running_server(["serve", "--classifier", str(tfidf), "--summariser", "textrank",
+                         "--host", "127.0.0.1", "--port", str(port), "log_level=warning"], port) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_real_uvicorn_process(live_server: str):
