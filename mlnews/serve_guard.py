@@ -10,7 +10,8 @@ In this order, each off unless configured (``configs/serve/default.yaml``, docs/
 3. **Body size** (``limits.max_body_bytes``, always on): the body is read from the ASGI ``receive``
    channel chunk by chunk, whatever the ``Content-Length`` or ``Transfer-Encoding: chunked``. A declared
    length over the limit answers 413 at once; a chunked body answers 413 as soon as the bytes received
-   pass the limit, and the rest is never read (the connection is closed).
+   pass the limit. The rest is never buffered or parsed: the server (uvicorn) discards it as it
+   arrives, so a client that is still sending gets the 413 instead of a reset connection.
 4. **Lone surrogates**: a JSON body with a ``\\ud800``-style escape that has no partner is re-encoded
    with U+FFFD in its place (:func:`mlnews.io.loads_json`), so no handler, model or error message
    ever meets a string that UTF-8 cannot encode.
@@ -133,8 +134,7 @@ class RequestGuard:
         headers = _headers(scope)
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > limit:
-            await _reply(send, 413, f"request body is {int(declared)} bytes; the limit is limits.max_body_bytes={limit}",
-                         [(b"connection", b"close")])
+            await _reply(send, 413, f"request body is {int(declared)} bytes; the limit is limits.max_body_bytes={limit}")
             return
         chunks: list[bytes] = []
         size = 0
@@ -146,7 +146,7 @@ class RequestGuard:
             size += len(chunk)
             if size > limit:
                 await _reply(send, 413, f"request body is over {limit} bytes ({size} received when reading stopped); "
-                                        f"the limit is limits.max_body_bytes={limit}", [(b"connection", b"close")])
+                                        f"the limit is limits.max_body_bytes={limit}")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
