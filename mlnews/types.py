@@ -1,19 +1,14 @@
-"""The four concepts every stage shares: Article, Headline, Example, LabelSet.
+"""The concepts every stage shares: Article, Headline, LabelSet.
 
-Ingest produces :class:`Article` and :class:`Headline`; the dataset builder turns them into
-:class:`Example` rows; a :class:`LabelSet` fixes the label names and their ids for training and
-inference.
+Ingest produces :class:`Article` and :class:`Headline`; the dataset builder turns them into rows of
+Hugging Face datasets (columns in docs/ARCHITECTURE.md); a :class:`LabelSet` fixes the label names and
+their ids for training and inference.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Optional
-
-Lang = Literal["ru", "uk", "en", "other"]
-Kind = Literal["headline", "article"]
-LabelOrigin = Literal["gold", "source_rubric", "weak"]
-
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Optional
 
 @dataclass
 class Headline:
@@ -64,30 +59,6 @@ class Article:
             "lang": self.lang,
             "source": self.source,
         }
-
-
-@dataclass
-class Example:
-    """One row of a classification dataset (see ``mlnews data build``).
-
-    ``text`` is the headline, or the article's title; ``lead`` and ``body`` are empty strings
-    for headlines. Models compose their input with :func:`mlnews.text.compose_text`.
-    """
-
-    id: str
-    text: str
-    label: str
-    label_origin: str  # gold | source_rubric | weak
-    confidence: float
-    lang: str
-    source: str
-    kind: str  # headline | article
-    group: str
-    lead: str = ""
-    body: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class LabelSet:

@@ -45,7 +45,7 @@ def train(name: str, config: str, out: Path) -> float | None:
 
 def evaluate_test(model_dir: Path) -> dict:
     """Recompute the test-split metrics of the training dataset (same code path as `mlnews evaluate`)."""
-    from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
+    from mlnews.evaluate.classifier import evaluate_classifier, load_eval_rows
 
     trained = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     split = trained.get("split", "test")
@@ -57,7 +57,7 @@ def evaluate_test(model_dir: Path) -> dict:
 
 
 def evaluate_sample(model_dir: Path) -> dict[str, dict]:
-    from mlnews.cli.evaluate import evaluate_classifier, load_eval_rows
+    from mlnews.evaluate.classifier import evaluate_classifier, load_eval_rows
 
     results = {}
     for label, (path, text_f, lead_f, body_f) in SAMPLE.items():

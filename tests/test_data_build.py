@@ -269,7 +269,7 @@ def test_config_errors_are_one_line(tmp_path, change, message):
 
 
 def test_cli_errors_and_overrides(tmp_path, capsys):
-    from mlnews.cli import main
+    from cli_runner import main
 
     write_corpus(tmp_path)
     cfg = write_config(tmp_path)
@@ -404,7 +404,7 @@ def test_export_parquet(built, tmp_path):
     assert table.num_rows == stats["classification"]["splits"]["train"] == written[tmp_path / "pq" / "classification-train.parquet"]
     assert table.column("label_name").to_pylist() == label_names(load_built(out).classification["train"])
     assert (tmp_path / "pq" / "labels.json").is_file() and (tmp_path / "pq" / "README.md").is_file()
-    from mlnews.cli import main
+    from cli_runner import main
 
     with pytest.raises(SystemExit) as exc:
         main(["data", "export", str(tmp_path), "--parquet", str(tmp_path / "x")])
@@ -426,7 +426,7 @@ def test_lone_surrogate_escape_in_a_corpus_is_built_as_replacement_character(tmp
 
 @pytest.mark.parametrize("where", ["/proc/ds", "FILE/ds"])
 def test_unwritable_out_fails_before_the_build_runs(tmp_path, where, capsys):
-    from mlnews.cli import main
+    from cli_runner import main
 
     write_corpus(tmp_path)
     (tmp_path / "FILE").write_text("x", encoding="utf-8")

@@ -35,13 +35,14 @@ def test_mapping_target_outside_taxonomy_is_a_config_error(repo):
         LabelMapper(tax, {"ria": {"culture": "culture"}})
 
 
-def test_bad_taxonomy_files(tmp_path):
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nlabels:\n  - name: a\n  - name: a\n", r"labels\[1\]\.name: empty or duplicate"),
+    ("name: x\nlabels:\n  - nme: a\n", r"labels\[0\]\.nme: unknown key"),
+])
+def test_bad_taxonomy_files(tmp_path, text, message):
     f = tmp_path / "t.yaml"
-    f.write_text("name: x\nlabels:\n  - name: a\n  - name: a\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"labels\[1\]\.name: empty or duplicate"):
-        load_taxonomy(f)
-    f.write_text("name: x\nlabels:\n  - nme: a\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"labels\[0\]\.nme: unknown key"):
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
         load_taxonomy(f)
 
 

@@ -164,7 +164,7 @@ def read_out(out: Path) -> dict[str, dict]:
 
 
 def local_classify(model: Path, inputs: list[Path], out: Path, capsys, *extra: str) -> dict[str, dict]:
-    from mlnews.cli import main
+    from cli_runner import main
 
     with pytest.raises(SystemExit) as exc:
         main(["classify", "-m", str(model), *map(str, inputs), "--text-field", "title", "--id-field", "uid",
@@ -256,7 +256,7 @@ def test_parquet_output_holds_the_jsonl_rows(ray_local, models, thousand, tmp_pa
 
 def test_cli_refuses_a_busy_out_dir_with_one_line(tmp_path, capsys):
     pytest.importorskip("ray", reason="ray is an optional extra: pip install 'mlnews[ray]'")
-    from mlnews.cli import main
+    from cli_runner import main
 
     write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}])
     (tmp_path / "out").mkdir()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from infer_helpers import LABELS, labelled_headlines, tiny_tfidf_dir, tiny_transformer_dir
-from mlnews.cli import main
+from cli_runner import main
 from mlnews.errors import InputError, MlnewsError
 from mlnews.infer.classifier import Classifier
 from mlnews.infer.onnx import OnnxBackend, export_onnx

@@ -19,7 +19,7 @@ BODY = (
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    from mlnews.cli import main
+    from cli_runner import main
 
     with pytest.raises(SystemExit) as exc:
         main(list(argv))

@@ -80,14 +80,14 @@ def test_bad_paths(tmp_path):
         list(iter_corpus(tmp_path / "x.txt", ColumnMapping()))
 
 
-def test_mapping_config_errors(tmp_path):
-    bad = tmp_path / "m.yaml"
-    bad.write_text("mappings:\n  a:\n    titel: t\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"mappings\.a\.titel: unknown key"):
-        load_mappings(bad)
-    bad.write_text("mappings:\n  a:\n    constants: {colour: red}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"constants\.colour: unknown field"):
-        load_mappings(bad)
+@pytest.mark.parametrize(("text", "message"), [
+    ("mappings:\n  a:\n    titel: t\n", r"mappings\.a\.titel: unknown key"),
+    ("mappings:\n  a:\n    constants: {colour: red}\n", r"constants\.colour: unknown field"),
+])
+def test_mapping_config_errors(tmp_path, text, message):
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_mappings(tmp_path / "m.yaml")
 
 
 def test_shipped_mapping_reads_every_shared_file(repo, shared_data):

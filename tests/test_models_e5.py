@@ -193,7 +193,7 @@ def test_prune_on_shared_data(e5, shared_data, tmp_path, monkeypatch):
 
 
 def test_cli_models_info_list_prepare(e5, capsys):
-    from mlnews.cli import main
+    from cli_runner import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["models", "info", "e5-small", "--verify"])

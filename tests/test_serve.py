@@ -115,7 +115,7 @@ def test_serve_config(tmp_path: Path, repo: Path):
 
 def test_classify_records_are_the_cli_records(client: TestClient, tfidf: Path, tmp_path: Path, capsys):
     """ids, leads, bodies, top_k and min_score give the same records as `mlnews classify` on the same rows."""
-    from mlnews.cli import main
+    from cli_runner import main
 
     data = labelled_headlines()[:4]
     rows = [{"id": f"n{i}", "title": t, "lead": f"Лид {i}.", "body": "Текст  статьи\u00a0с пробелами."}
@@ -163,7 +163,7 @@ PAGE = (
 
 
 def test_summarise_a_page_uses_the_body_like_the_cli(client: TestClient, tmp_path: Path, capsys):
-    from mlnews.cli import main
+    from cli_runner import main
 
     r = client.post("/summarise", json={"page": PAGE, "max_words": 40})
     assert r.status_code == 200

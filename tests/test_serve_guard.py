@@ -195,7 +195,7 @@ def test_config_keys(tmp_path: Path):
 
 
 def test_cli_bad_api_key_file_is_one_line_before_serving(tfidf: Path, tmp_path: Path, capsys):
-    from mlnews.cli import main
+    from cli_runner import main
 
     with pytest.raises(SystemExit) as exc:
         main(["serve", "-c", str(tfidf), "--api-key-file", str(tmp_path / "missing.txt"), "--port", "1"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlnews.cli import main
+from cli_runner import main
 from test_train_tinybert import LABELS, build_tiny_dataset
 
 

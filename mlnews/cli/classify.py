@@ -10,17 +10,6 @@ import typer
 
 from mlnews.cli.app import app
 
-def quiet_hf_progress() -> None:
-    """Hide transformers' "Loading weights" bar: our own progress and summary go to stderr."""
-    import os
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    if "transformers" in sys.modules:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
-
 @app.command("classify")
 def classify_cmd(
     inputs: list[str] = typer.Argument(
@@ -76,7 +65,6 @@ def classify_cmd(
     if ignored:
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         print(f"mlnews classify: not a page file, not read: {shown}", file=sys.stderr)
-    quiet_hf_progress()
     clf = Classifier.load(model, backend=backend, batch_size=batch_size)
 
     def on_bad(item, n_before: int) -> None:

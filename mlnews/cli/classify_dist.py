@@ -41,7 +41,7 @@ def classify_dist_cmd(
 ) -> None:
     """Classify shards on Ray Data with actors holding the model; same rows and accounting as `mlnews classify`.
 
-    This is `mlnews classify --engine ray`: the same model folder, the same output row schema
+    The Ray engine of `mlnews classify`: the same inputs and model folder, the same output row schema
     ({"id", "text", "label", "score"} plus "top_k" with --top-k) and the same skipped-row accounting
     (rows in = rows out + rows skipped; malformed rows named by file:line). A shard that cannot be read
     (invalid Parquet, I/O error) is reported and counted; the others go on.

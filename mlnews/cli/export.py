@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from mlnews.cli.app import app
-from mlnews.cli.classify import quiet_hf_progress
 
 
 @app.command("export")
@@ -34,7 +33,6 @@ def export_cmd(
 
     if not onnx:
         raise InputError("--onnx is required: ONNX is the only export format (add --int8 for int8 weights)")
-    quiet_hf_progress()
     t0 = time.perf_counter()
     manifest = export_onnx(model_dir, out, int8=int8, opset=opset)
     check = manifest.extra["onnx"]["check"]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Optional
 
-from mlnews.config import PathResolver, apply_overrides, from_dict, load_yaml
+from mlnews.config import PathResolver, load_config
 from mlnews.errors import ConfigError
 from mlnews.ingest.corpus import ColumnMapping
 
@@ -147,11 +146,4 @@ def load_data_config(
     path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
 ) -> tuple[DataConfig, PathResolver]:
     """Load and check a data config; returns it with the resolver for its relative paths."""
-    path = Path(path)
-    data = load_yaml(path)
-    data = apply_overrides(data, list(overrides), DataConfig)
-    try:
-        cfg = from_dict(DataConfig, data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return cfg, PathResolver(path)
+    return load_config(path, DataConfig, overrides), PathResolver(path)

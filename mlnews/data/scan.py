@@ -19,7 +19,6 @@ from mlnews.data.config import ORIGINS, DataConfig
 from mlnews.data.dedup import MinHasher, hash64
 from mlnews.data.sources import Item, model_text
 from mlnews.data.taxonomy import LabelMapper
-from mlnews.errors import MlnewsError
 from mlnews.text import normalise_for_match
 
 # Drop reasons, in precedence order (a row gets the first that applies).
@@ -36,10 +35,8 @@ _COLUMNS = {
 
 
 def detect_lang(text: str) -> str:
-    try:
-        from mlnews.ingest.lang import detect_lang as detect
-    except ImportError as exc:
-        raise MlnewsError(f"a row has no language and mlnews.ingest.lang is unavailable ({exc})") from None
+    from mlnews.ingest.lang import detect_lang as detect
+
     return detect(text)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from mlnews.data.config import DataConfig, PathResolver
-from mlnews.errors import InputError, MlnewsError
+from mlnews.errors import InputError
 from mlnews.text import compose_text
 
 
@@ -63,8 +63,6 @@ def _iter_source(idx: int, cfg: DataConfig, resolver: PathResolver, mappings: di
                 from mlnews.ingest.html import read_html
 
                 art = read_html(path)
-        except ImportError as exc:
-            raise MlnewsError(f"{key}.type: {src.type!r} inputs need the page/HTML reader ({exc})") from None
         except InputError as exc:
             if src.strict:
                 raise

@@ -88,10 +88,8 @@ def source_notes(item: str | Article) -> list[str]:
 
 def detect_lang(text: str) -> str:
     """ru / uk / en / other via :func:`mlnews.ingest.lang.detect_lang` (first 2,000 characters)."""
-    try:
-        from mlnews.ingest.lang import detect_lang as _detect
-    except ImportError:  # a partial install without the ingest stage
-        return "unknown"
+    from mlnews.ingest.lang import detect_lang as _detect
+
     return _detect(text[:2000])
 
 

@@ -194,48 +194,47 @@ def _directory(path: Path, fmt: str, ignored: list[str] | None) -> list[tuple[st
 # ------------------------------------------------------------------------------------- records
 
 
-def _decoded_lines(fh: IO[bytes]) -> Iterator[tuple[int, str | None]]:
-    """Yield ``(line_number, text)``; ``text`` is None for a line that is not valid UTF-8."""
+def _lines_of(fh: IO[bytes], name: str, stats: ReadStats) -> Iterator[tuple[str, str] | BadRow]:
+    """``(file:line, text)`` of every non-blank UTF-8 line (a BOM on the first is dropped); blank lines
+    are counted in ``stats``, undecodable ones come out as :class:`BadRow`."""
     for lineno, raw in enumerate(fh, start=1):
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        try:
-            yield lineno, raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield lineno, None
-
-
-def _jsonl(fh: IO[bytes], name: str, stats: ReadStats) -> Iterator[tuple[str, dict] | BadRow]:
-    for lineno, line in _decoded_lines(fh):
         where = f"{name}:{lineno}"
-        if line is None:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
             yield BadRow(where, "not valid UTF-8", "encoding")
             continue
         if not line.strip():
             stats.blank_lines += 1
             continue
-        try:
-            rec = loads_json(line)  # a lone surrogate escape -> U+FFFD; too deep -> ValueError
-        except ValueError as exc:
-            yield BadRow(where, f"malformed JSON ({exc.args[0] if exc.args else exc})", "json")
-            continue
-        if not isinstance(rec, dict):
-            yield BadRow(where, f"expected a JSON object, got {type(rec).__name__}", "json")
-            continue
-        yield where, rec
+        yield where, line
 
 
-def _lines(fh: IO[bytes], name: str, stats: ReadStats) -> Iterator[tuple[str, dict] | BadRow]:
-    for lineno, line in _decoded_lines(fh):
-        where = f"{name}:{lineno}"
-        if line is None:
-            yield BadRow(where, "not valid UTF-8", "encoding")
-            continue
-        text = clean_line(line)
-        if not text:
+def _json_record(where: str, line: str) -> tuple[str, dict] | BadRow:
+    try:
+        rec = loads_json(line)  # a lone surrogate escape -> U+FFFD; too deep -> ValueError
+    except ValueError as exc:
+        return BadRow(where, f"malformed JSON ({exc.args[0] if exc.args else exc})", "json")
+    if not isinstance(rec, dict):
+        return BadRow(where, f"expected a JSON object, got {type(rec).__name__}", "json")
+    return where, rec
+
+
+def _text_record(where: str, line: str) -> tuple[str, dict] | None:
+    text = clean_line(line)
+    return (where, {"text": text}) if text else None  # None: only control characters / invisible spaces
+
+
+def _parsed_lines(fh: IO[bytes], name: str, stats: ReadStats, parse) -> Iterator[tuple[str, dict] | BadRow]:
+    """Every line of ``fh`` through ``parse(where, line)`` (JSON Lines or one text per line)."""
+    for item in _lines_of(fh, name, stats):
+        out = item if isinstance(item, BadRow) else parse(*item)
+        if out is None:
             stats.blank_lines += 1
-            continue
-        yield where, {"text": text}
+        else:
+            yield out
 
 
 def _csv(fh: IO[bytes], name: str, stats: ReadStats, delimiter: str,
@@ -351,10 +350,8 @@ def iter_source(source: str, fmt: str, stats: ReadStats | None = None, *, need: 
 
 
 def _stream(fh: IO[bytes], name: str, fmt: str, stats: ReadStats, need: Sequence[str]):
-    if fmt == "jsonl":
-        return _jsonl(fh, name, stats)
-    if fmt == "txt":
-        return _lines(fh, name, stats)
+    if fmt in ("jsonl", "txt"):
+        return _parsed_lines(fh, name, stats, _json_record if fmt == "jsonl" else _text_record)
     return _csv(fh, name, stats, "\t" if fmt == "tsv" else ",", need)
 
 

@@ -55,10 +55,8 @@ def _resolve(name: str) -> tuple[Path | str, str]:
     """A local folder (as is), an alias via :func:`mlnews.models.resolve`, or a hub id (as is)."""
     if Path(name).is_dir():
         return Path(name), name
-    try:
-        from mlnews.models import resolve
-    except ImportError:
-        return name, name
+    from mlnews.models import resolve
+
     resolved = resolve(name)
     return Path(resolved.path), name
 
