@@ -278,35 +278,3 @@ def loads_json(text: str | bytes) -> Any:
         return _scrub(obj) if marks[0] in text or marks[1] in text else obj
     except RecursionError:
         raise ValueError("nested too deeply") from None
-
-
-def iter_jsonl(path: str | os.PathLike, *, strict: bool = True) -> Iterator[tuple[int, dict | InputError]]:
-    """Yield ``(line_number, record)`` for each non-blank line of a JSON Lines file.
-
-    With ``strict`` a malformed line raises :class:`InputError` naming file and line; otherwise
-    the error is yielded in place of the record so the caller can count and report it.
-    """
-    path = Path(path)
-    with open(path, encoding="utf-8-sig", errors="strict") as fh:
-        lineno = 0
-        while True:
-            try:
-                line = fh.readline()
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
-            if not line:
-                break
-            lineno += 1
-            if not line.strip():
-                continue
-            try:
-                rec = loads_json(line)
-                if not isinstance(rec, dict):
-                    raise ValueError(f"expected a JSON object, got {type(rec).__name__}")
-            except ValueError as exc:
-                err = InputError(f"{path}:{lineno}: malformed JSON line ({exc})")
-                if strict:
-                    raise err from None
-                yield lineno, err
-                continue
-            yield lineno, rec

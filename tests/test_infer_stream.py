@@ -66,7 +66,7 @@ def test_csv_rows_with_quotes_newlines_and_bad_rows(tmp_path: Path):
     good, bad = _split(list(iter_rows([str(path)], Columns(text="headline", id="id"))))
     assert [(r.id, r.text) for r in good] == [("a1", 'Матч, который "запомнят"'), ("a2", "две\nстроки"), ("a6", "Последняя")]
     assert [(b.where, b.reason) for b in bad] == [
-        (f"{path}:5", "expected 3 fields, got 2"),
+        (f"{path}:5", "row has 2 fields, expected 3 (id, headline, extra)"),
         (f"{path}:6", "empty field 'headline'"),
         (f"{path}:7", "not valid UTF-8"),
     ]

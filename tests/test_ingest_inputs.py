@@ -96,3 +96,12 @@ def test_every_command_reads_the_same_inputs(tmp_path: Path):
         assert rows[0]["label"] in ("economy", "sports")
         assert article_rows(f, "test")[0]["title"] in ("Рубль", "Динамо")
     assert isinstance(next(iter(iter_rows([str(d)]))), Row)
+
+
+def test_jsonl_line_numbers_non_utf8_and_lone_surrogates(tmp_path: Path):
+    p = tmp_path / "x.jsonl"
+    p.write_bytes(b'{"a": 1}\n\n{bad\n[1, 2]\n' + '{"a": "тест"}'.encode("cp1251") + b'\n{"text": "\\ud800 x"}\n')
+    items = list(iter_records([str(p)]))
+    assert [i.where if isinstance(i, BadRow) else i[0] for i in items] == [f"{p}:{n}" for n in (1, 3, 4, 5, 6)]
+    assert [i.code for i in items if isinstance(i, BadRow)] == ["json", "json", "encoding"]
+    assert items[-1][1] == {"text": "\ufffd x"}  # a lone surrogate escape becomes U+FFFD at the read boundary

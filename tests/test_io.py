@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlnews.errors import InputError
-from mlnews.io import atomic_dir, atomic_write, iter_jsonl, write_json
+from mlnews.io import atomic_dir, atomic_write, write_json
 
 
 def test_atomic_write_keeps_old_file_on_error(tmp_path):
@@ -47,25 +46,6 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["b"]
 
 
-def test_iter_jsonl_reports_line_numbers(tmp_path):
-    p = tmp_path / "x.jsonl"
-    p.write_text('{"a": 1}\n\n{bad\n[1, 2]\n{"a": 2}\n', encoding="utf-8")
-    rows = list(iter_jsonl(p, strict=False))
-    assert [n for n, _ in rows] == [1, 3, 4, 5]
-    assert rows[0][1] == {"a": 1} and rows[3][1] == {"a": 2}
-    assert isinstance(rows[1][1], InputError) and f"{p}:3" in str(rows[1][1])
-    assert isinstance(rows[2][1], InputError) and "JSON object" in str(rows[2][1])
-    with pytest.raises(InputError, match=":3:"):
-        list(iter_jsonl(p))
-
-
-def test_iter_jsonl_rejects_non_utf8_with_line(tmp_path):
-    p = tmp_path / "x.jsonl"
-    p.write_bytes(json.dumps({"a": 1}).encode() + b"\n" + "{\"a\": \"тест\"}".encode("cp1251") + b"\n")
-    with pytest.raises(InputError, match="UTF-8"):
-        list(iter_jsonl(p))
-
-
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     import os
 
@@ -91,12 +71,6 @@ def test_loads_json_turns_lone_surrogates_into_replacement_characters():
     assert loads_json('{"t": "\\ud83d\\ude00 \\\\ud800"}') == {"t": "\U0001f600 \\ud800"}  # a pair; an escaped backslash
     with pytest.raises(ValueError, match="nested too deeply"):
         loads_json("[" * 100_000 + "]" * 100_000)
-
-
-def test_iter_jsonl_replaces_lone_surrogates(tmp_path):
-    p = tmp_path / "x.jsonl"
-    p.write_text('{"text": "Курс \\ud800 упал"}\n', encoding="utf-8")
-    assert list(iter_jsonl(p)) == [(1, {"text": "Курс \ufffd упал"})]
 
 
 def test_atomic_write_writes_a_lone_surrogate_as_replacement_character(tmp_path):

@@ -16,16 +16,14 @@ as ``(lineno, InputError)`` so the caller can count and report them (``strict=Fa
 
 from __future__ import annotations
 
-import csv
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Optional, Union
 
 from mlnews.config import from_dict, load_yaml
 from mlnews.errors import ConfigError, InputError
-from mlnews.io import iter_jsonl
+from mlnews.ingest.inputs import BadRow, iter_source
 from mlnews.text import clean_line
 from mlnews.types import Article, Headline
 
@@ -92,45 +90,6 @@ def _detect_format(path: Path, fmt: str) -> str:
                      "(or set format: in the column mapping)")
 
 
-def _iter_csv(path: Path, delimiter: str, needed: list[str]) -> Iterator[tuple[int, dict | InputError]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
-        fh = open(path, encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    with fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            header = next(reader, None)
-        except UnicodeDecodeError:
-            raise InputError(f"{path}:1: not valid UTF-8") from None
-        if not header:
-            return
-        header = [h.strip() for h in header]
-        missing = [c for c in needed if c not in header]
-        if missing:
-            raise InputError(f"{path}:1: header has no column {missing[0]!r}; columns are {', '.join(header)}")
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise InputError(f"{path}:{start}: not valid UTF-8") from None
-            except csv.Error as exc:
-                yield start, InputError(f"{path}:{start}: malformed CSV row ({exc})")
-                continue
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                yield start, InputError(
-                    f"{path}:{start}: row has {len(row)} fields, expected {len(header)} ({', '.join(header)})"
-                )
-                continue
-            yield start, dict(zip(header, row))
-
-
 def _value(rec: dict, column: Optional[str], where: str, name: str) -> Optional[str]:
     if column is None:
         return None
@@ -169,6 +128,12 @@ def _to_item(rec: dict, mapping: ColumnMapping, path: Path, lineno: int) -> Item
     return Article(title=title, lead=lead or None, paragraphs=paragraphs, url=vals["url"], **common)
 
 
+def _line_of(where: str) -> int:
+    """The line number of a ``file:line`` position (0 for a whole-file problem)."""
+    tail = where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 def iter_corpus(
     path: str | os.PathLike, mapping: ColumnMapping, *, strict: bool = True
 ) -> Iterator[tuple[int, Union[Item, InputError]]]:
@@ -184,17 +149,15 @@ def iter_corpus(
     if not path.exists():
         raise InputError(f"{path}: file not found")
     fmt = _detect_format(path, mapping.format)
-    if fmt == "jsonl":
-        rows: Iterator[tuple[int, dict | InputError]] = iter_jsonl(path, strict=strict)
-    else:
-        needed = [getattr(mapping, n) for n in _FIELDS if getattr(mapping, n) is not None]
-        rows = _iter_csv(path, "," if fmt == "csv" else "\t", needed)
-    for lineno, rec in rows:
-        if isinstance(rec, InputError):
+    needed = [getattr(mapping, n) for n in _FIELDS if getattr(mapping, n) is not None] if fmt != "jsonl" else []
+    for item in iter_source(str(path), fmt, need=needed):  # the one input reader (mlnews.ingest.inputs)
+        if isinstance(item, BadRow):
+            err = InputError(str(item))
             if strict:
-                raise rec
-            yield lineno, rec
+                raise err
+            yield _line_of(item.where), err
             continue
+        lineno, rec = _line_of(item[0]), item[1]
         try:
             item = _to_item(rec, mapping, path, lineno)
         except ValueError as exc:

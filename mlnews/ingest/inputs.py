@@ -240,10 +240,11 @@ def _parsed_lines(fh: IO[bytes], name: str, stats: ReadStats, parse) -> Iterator
 def _csv(fh: IO[bytes], name: str, stats: ReadStats, delimiter: str,
          need: Sequence[str]) -> Iterator[tuple[str, dict] | BadRow]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad row does not end the file.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # article bodies are longer than csv's 128 KiB default
     text_fh = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text_fh, delimiter=delimiter)
     try:
-        header = next(reader)
+        header = [h.strip() for h in next(reader)]
     except StopIteration:
         return
     except csv.Error as exc:
@@ -267,7 +268,7 @@ def _csv(fh: IO[bytes], name: str, stats: ReadStats, delimiter: str,
             stats.blank_lines += 1
             continue
         if len(values) != len(header):
-            yield BadRow(where, f"expected {len(header)} fields, got {len(values)}", "csv")
+            yield BadRow(where, f"row has {len(values)} fields, expected {len(header)} ({', '.join(header)})", "csv")
             continue
         if any("\udc80" <= ch <= "\udcff" for v in values for ch in v):
             yield BadRow(where, "not valid UTF-8", "encoding")
