@@ -183,6 +183,7 @@ class SummaryResponse(BaseModel):
     sentences: list[str]
     indices: Optional[list[int]]
     notes: list[str]
+    scores: Optional[list[float]] = Field(None, description="Trained extractive model: one score per article sentence.")
 
 
 class HealthResponse(BaseModel):
@@ -235,7 +236,7 @@ def create_app(
     """Return the FastAPI app serving ``classifier_dir`` (and ``summariser``).
 
     ``classifier_dir`` is a model folder or an already loaded :class:`Classifier`; ``summariser`` is
-    ``None`` (``/summarise`` answers 503), ``"lead"``/``"textrank"``/a seq2seq folder, or a loaded
+    ``None`` (``/summarise`` answers 503), ``"lead"``/``"textrank"``/a trained model folder (extractive or seq2seq), or a loaded
     :class:`Summariser`. By default the models are loaded here (errors surface before serving). With
     ``background_load`` they load in a thread when the app starts: ``/health`` answers at once,
     ``/ready`` (and the model endpoints) answer 503 until loading is done; a loading error is kept

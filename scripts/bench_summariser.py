@@ -7,6 +7,8 @@ against the article's lead (summary) and title (headline), overall and per langu
 
     python scripts/bench_summariser.py --data configs/data/default.yaml --split test \
         --model runs/summariser-e5-headline > benchmarks/summariser.md
+    python scripts/bench_summariser.py --data configs/data/default.yaml --split test \
+        --extractive runs/summariser-extractive      # the trained extractive model vs lead-k / TextRank-k
 """
 
 from __future__ import annotations
@@ -46,13 +48,152 @@ def _row(name: str, res: dict, target: str) -> str:
     return f"| {name} | {m['n']} | " + " | ".join(cells) + f" | {res['seconds_per_article'] * 1000:.1f} |"
 
 
+# ------------------------------------------------------------------------ trained extractive model
+
+BASELINES = ("lead-1", "lead-2", "lead-3", "textrank-1", "textrank-2", "textrank-3")
+
+
+def _articles_from(rows: list[dict]):
+    from mlnews.types import Article
+
+    return [Article(title=r["title"], paragraphs=[r["text"]]) for r in rows]
+
+
+def _timing(summariser, articles, repeats: int = 1) -> float:
+    """Median seconds per article of ``summariser.summarise`` (splitting and language detection included)."""
+    import statistics
+
+    times = []
+    for a in articles:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            summariser.summarise(a)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _forty_sentence_articles(rows: list[dict], n: int = 20) -> list:
+    """Articles of exactly 40 sentences: consecutive test bodies' sentences run together (real text)."""
+    from mlnews.infer.sentences import split_sentences
+    from mlnews.types import Article
+
+    pool = [s for r in rows for s in split_sentences(r["text"])]
+    return [Article(title=rows[i % len(rows)]["title"], paragraphs=pool[i * 40:(i + 1) * 40])
+            for i in range(min(n, len(pool) // 40))]
+
+
+def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) -> list[str]:
+    """Markdown: the trained extractive model beside lead-k / TextRank-k and the oracle, per target and
+    language (R-1/R-2/R-L), the paired bootstrap interval of its R-L gap to the best baseline, and
+    inference time per 40-sentence article."""
+    import torch
+
+    from mlnews.data.articles import article_rows
+    from mlnews.evaluate.metrics import paired_bootstrap_mean
+    from mlnews.evaluate.rouge import score_pair, tokenize
+    from mlnews.infer.summariser import Summariser
+    from mlnews.train.extractive import article_sentences, greedy_oracle
+
+    torch.set_num_threads(2)
+    rows = [r for r in article_rows(data, split) if r["text"].strip()]
+    articles = _articles_from(rows)
+    model = Summariser.load(folder)
+    preds: dict[str, dict[str, list[str]]] = {}  # method -> target -> texts
+    seconds: dict[str, float] = {}
+    for name in BASELINES:
+        print(f"bench: {name}", file=sys.stderr, flush=True)
+        method = Summariser.load(name)
+        method.summarise_many(articles[:2])  # warm-up (imports), not timed
+        t0 = time.perf_counter()
+        texts = [s.text for s in method.summarise_many(articles)]
+        seconds[name] = (time.perf_counter() - t0) / len(rows)
+        preds[name] = {"lead": texts, "title": texts}
+    preds["model"] = {}
+    for target in model.targets:
+        print(f"bench: {folder} target {target}", file=sys.stderr, flush=True)
+        model.for_target(target).summarise_many(articles[:2])  # warm-up, not timed
+        t0 = time.perf_counter()
+        preds["model"][target] = [s.text for s in model.for_target(target).summarise_many(articles)]
+        seconds[f"model:{target}"] = (time.perf_counter() - t0) / len(rows)
+    oracle = {}
+    for target in ("lead", "title"):
+        texts = []
+        for r in rows:
+            sents, skip = article_sentences(r["text"])
+            idx = greedy_oracle([tokenize(s) for s in sents], tokenize(r[target]), 1, skip) if r[target].strip() else []
+            texts.append(sents[idx[0]] if idx else sents[skip])
+        oracle[target] = texts
+    preds["oracle-1"] = oracle
+
+    out = ["### Trained extractive model vs. the baselines (one run)", "",
+           f"Model `{folder}` (targets {', '.join(model.targets)}); every method summarises the same "
+           f"{len(rows)} {split} articles (body + title). R-1 / R-2 / R-L F1 in %; oracle-1 = the single "
+           "sentence with the best ROUGE-1+2 against the reference (the ceiling of a one-sentence summary).", ""]
+    gaps = ["", "#### Gap of ROUGE-L to the best baseline (paired bootstrap, 95 % interval, "
+            f"{n_boot} resamples; best baseline = highest R-L on this split, chosen per target and language)", "",
+            "| target | lang | n | best baseline | its R-L | model R-L | gap | 95 % interval | P(gap <= 0) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for target in model.targets:
+        out += [f"#### Reference: {target}", "", "| method | " + " | ".join(
+            f"{lang} R-1 / R-2 / R-L (n)" for lang in ("ru", "uk", "all")) + " | ms/article |",
+            "|---|---|---|---|---|"]
+        per_method: dict[str, dict[str, list]] = {}
+        for name in list(BASELINES) + ["model", "oracle-1"]:
+            texts = preds[name][target]
+            pairs = {}
+            cells = []
+            for lang in ("ru", "uk", "all"):
+                idx = [i for i, r in enumerate(rows) if r[target].strip() and (lang == "all" or r["lang"] == lang)]
+                sc = [score_pair(texts[i], rows[i][target]) for i in idx]
+                pairs[lang] = [100 * p.rougeL for p in sc]
+                if idx:
+                    cells.append(f"{100 * sum(p.rouge1 for p in sc) / len(sc):.1f} / "
+                                 f"{100 * sum(p.rouge2 for p in sc) / len(sc):.1f} / "
+                                 f"{100 * sum(p.rougeL for p in sc) / len(sc):.1f} ({len(sc)})")
+                else:
+                    cells.append("–")
+            per_method[name] = pairs
+            ms = seconds.get(name if name != "model" else f"model:{target}")
+            label = f"**trained ({target} head)**" if name == "model" else name
+            out.append(f"| {label} | " + " | ".join(cells) + f" | {ms * 1000:.0f} |" if ms is not None else
+                       f"| {label} | " + " | ".join(cells) + " | – |")
+        out.append("")
+        for lang in ("ru", "uk", "all"):
+            if not per_method["model"][lang]:
+                continue
+            best = max(BASELINES, key=lambda b: sum(per_method[b][lang]))
+            bs = paired_bootstrap_mean(per_method[best][lang], per_method["model"][lang], n_boot=n_boot, seed=13)
+            gaps.append(f"| {target} | {lang} | {bs['n']} | {best} | {bs['mean_a']:.1f} | {bs['mean_b']:.1f} | "
+                        f"{bs['delta']:+.1f} | [{bs['low']:+.1f}, {bs['high']:+.1f}] | {bs['p_b_not_better']:.3f} |")
+    out += gaps
+    forty = _forty_sentence_articles(rows)
+    if forty:
+        out += ["", f"#### Inference time, {len(forty)} articles of 40 sentences (real sentences of the split run "
+                "together), 2 torch threads, median per article, `summarise` whole (split + language + scoring)", "",
+                "| method | ms / 40-sentence article |", "|---|---|"]
+        for name, s in (("lead-3", Summariser.load("lead-3")), ("textrank-3", Summariser.load("textrank-3")),
+                        (f"trained ({model.target})", model)):
+            _timing(s, forty[:2])  # warm-up
+            out.append(f"| {name} | {_timing(s, forty) * 1000:.0f} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="configs/data/default.yaml", help="dataset folder, data config or JSONL")
     ap.add_argument("--split", default="test")
     ap.add_argument("--model", action="append", default=[], help="a trained summariser folder (repeatable)")
     ap.add_argument("--encoder", default=None, help="also run TextRank with this encoder's similarity (e5-small)")
+    ap.add_argument("--extractive", default=None, metavar="DIR",
+                    help="a trained extractive model folder: only its comparison with lead-k / TextRank-k / the oracle, "
+                         "per target and language, with paired bootstrap intervals and 40-sentence timing")
+    ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for --extractive")
     args = ap.parse_args(argv)
+    if args.extractive:
+        print(f"Command: `python scripts/bench_summariser.py --data {args.data} --split {args.split} "
+              f"--extractive {args.extractive}`\n\nMachine: {_machine()}\n")
+        print("\n".join(extractive_report(args.extractive, args.data, args.split, args.n_boot)))
+        return 0
 
     from mlnews.infer.summariser import Summariser
     from mlnews.evaluate.rouge import corpus_scores, latin_only_tokenize

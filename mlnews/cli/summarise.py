@@ -24,16 +24,23 @@ def summarise_cmd(
     similarity: str = typer.Option(
         "tfidf", "--similarity", help="TextRank sentence similarity: tfidf, or an encoder (e5-small or a folder)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON: summary, method, language, seconds, sentences, notes."),
+    target: Optional[str] = typer.Option(
+        None, "--target", help="Trained extractive model: lead (summary) or title (headline); default: the model's."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: summary, method, language, seconds, sentences, notes "
+                                 "(+ per-sentence scores of a trained extractive model)."),
 ) -> None:
     """Summarise one Russian or Ukrainian news article from its body (never the sidebar).
 
     Extractive methods (lead-k, TextRank) need nothing trained; a model folder written by
-    `mlnews train configs/summariser/NAME.yaml` generates an abstractive summary or headline.
+    `mlnews train configs/summariser/e5_extractive.yaml` picks the article's best sentences with a
+    trained scorer (for the lead or the title), one from another summariser config generates an
+    abstractive summary or headline.
 
     Example:
         mlnews summarise ../shared/seed/000_d04839ea0ce42844.txt
         mlnews summarise page.html --model textrank --max-words 40 --json
+        mlnews summarise page.txt --model runs/extractive --target title --json
         cat article.txt | mlnews summarise - --model models/summariser-e5
     """
     import os
@@ -53,7 +60,7 @@ def summarise_cmd(
 
     t0 = time.perf_counter()
     doc = read_document(article)
-    summariser = Summariser.load(model, similarity=similarity, sentences=sentences)
+    summariser = Summariser.load(model, similarity=similarity, sentences=sentences, target=target)
     try:
         summary = summariser.summarise(doc, max_words=max_words)
     except InputError as exc:

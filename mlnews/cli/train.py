@@ -32,6 +32,7 @@ def train_cmd(
         mlnews train configs/classifier/sample.yaml --out runs/sample
         mlnews train configs/classifier/e5-small.yaml --out runs/e5 train.epochs=1 model.max_length=48
         mlnews train configs/classifier/e5-small.yaml --out runs/e5 --resume
+        mlnews train configs/summariser/e5_extractive.yaml --out runs/extractive
     """
     import json
 
@@ -40,7 +41,12 @@ def train_cmd(
     task = read_task(config)
     overrides = list(overrides or [])
     if task == "summarisation":
-        from mlnews.train.summariser import train as train_summariser
+        from mlnews.train.config import load_summariser_config
+
+        if load_summariser_config(config, overrides).model.kind == "extractive":  # a sentence scorer
+            from mlnews.train.extractive import train as train_summariser
+        else:
+            from mlnews.train.summariser import train as train_summariser
 
         model_dir = train_summariser(config, out, overrides, resume)
         typer.echo(str(model_dir))

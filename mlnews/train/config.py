@@ -202,6 +202,7 @@ class ClassifierConfig:
 
 TARGETS = ("lead", "title")
 SEQ2SEQ = ("seq2seq",)
+EXTRACTIVE = ("extractive",)
 
 
 @dataclass
@@ -224,11 +225,12 @@ class SummDataSection:
 
 @dataclass
 class SummModelSection:
-    """The network: a seq2seq checkpoint, or an encoder warm-starting an EncoderDecoderModel."""
+    """The network: a seq2seq checkpoint, an encoder warm-starting an EncoderDecoderModel (``seq2seq``),
+    or an encoder fine-tuned as a sentence scorer (``extractive``, see :mod:`mlnews.train.extractive`)."""
 
-    kind: Literal["seq2seq"] = "seq2seq"
+    kind: Literal["seq2seq", "extractive"] = "seq2seq"
     name_or_path: str = "e5-small"
-    max_length: int = option(256, ge=8)  # source tokens
+    max_length: int = option(256, ge=8)  # source tokens (extractive: tokens per window, title + sentences)
     input_prefix: str = ""  # e.g. "summarize: " for T5-style checkpoints
     chunking: Literal["head", "chunks"] = option("head", kinds=SEQ2SEQ)  # long articles: first window, or several
     max_chunks: int = option(4, ge=1, kinds=SEQ2SEQ)
@@ -237,14 +239,40 @@ class SummModelSection:
     tie_encoder_decoder: bool = option(False, kinds=SEQ2SEQ)  # share encoder and decoder weights
     freeze_embeddings: bool = False
     freeze_encoder: bool = option(False, kinds=SEQ2SEQ)  # train only the decoder (+ cross-attention) on CPU
+    layers: Optional[int] = option(None, ge=1, kinds=EXTRACTIVE)  # keep the lowest N encoder layers; null = all
+    max_sentence_tokens: int = option(64, ge=4, kinds=EXTRACTIVE)  # a longer sentence is cut (for scoring only)
+    freeze_layers: int = option(0, ge=0, kinds=EXTRACTIVE)  # freeze the lowest N (kept) layers
 
 
 @dataclass
 class TargetSection:
     """What the model learns to write: the article's ``lead`` (summary) or ``title`` (headline)."""
 
-    field: Literal["lead", "title"] = "title"
+    field: Literal["lead", "title"] = option("title", kinds=SEQ2SEQ)
     max_length: int = option(48, ge=2, kinds=SEQ2SEQ)  # target tokens (longer references are truncated)
+    # extractive: one scorer head per field, trained together; the oracle labels come from each reference
+    fields: list[Literal["lead", "title"]] = option(default_factory=lambda: ["lead", "title"], kinds=EXTRACTIVE)
+    default: Literal["lead", "title"] = option("lead", kinds=EXTRACTIVE)  # `mlnews summarise` without --target
+    title_in_input: list[Literal["lead", "title"]] = option(default_factory=lambda: ["lead"], kinds=EXTRACTIVE)
+    sentences: dict[str, int] = option(default_factory=lambda: {"lead": 1, "title": 1}, kinds=EXTRACTIVE)
+    oracle_max_sentences: int = option(3, ge=1, kinds=EXTRACTIVE)  # greedy oracle: at most this many positives
+    all_windows: list[Literal["lead", "title"]] = option(default_factory=lambda: ["lead"], kinds=EXTRACTIVE)
+    blocking: Literal["trigram", "none"] = option("trigram", kinds=EXTRACTIVE)  # redundancy blocking
+
+    def check_extractive(self, prefix: str = "") -> None:
+        """The extractive keys agree with each other (called for ``model.kind: extractive``)."""
+        if not self.fields:
+            raise ConfigError(f"{_key(prefix, 'fields')}: expected at least one of lead, title")
+        for name in self.sentences:  # a mapping: its keys are not checked by the type (defaults list both)
+            if name not in TARGETS:
+                raise ConfigError(f"{_key(prefix, 'sentences')}: {name!r} is not a target; expected lead or title")
+        if "title" in self.title_in_input:
+            raise ConfigError(f"{_key(prefix, 'title_in_input')}: the title cannot be an input of the title target")
+        if self.default not in self.fields:
+            raise ConfigError(f"{_key(prefix, 'default')}: {self.default!r} is not one of target.fields {self.fields}")
+        for name, k in self.sentences.items():
+            if k < 1:
+                raise ConfigError(f"{_key(prefix, 'sentences')}.{name}: expected >= 1, got {k}")
 
 
 @dataclass
@@ -277,6 +305,8 @@ class SummariserConfig:
 
     def validate(self, prefix: str = "") -> None:
         check_applicable(self, self.model.kind)
+        if self.model.kind == "extractive":
+            self.target.check_extractive(_key(prefix, "target"))
 
 
 def read_task(path: str | os.PathLike) -> str:

@@ -1,0 +1,142 @@
+"""The trained extractive summariser (``model.kind: extractive``): a model folder whose
+:class:`~mlnews.models.sentence_scorer.SentenceScorer` scores every sentence of an article in its
+document; the summary is the best-scored sentences, redundancy blocked, within a sentence count and
+a word budget, in article order.
+
+    s = Summariser.load("runs/extractive")            # default target from the manifest (lead)
+    s = Summariser.load("runs/extractive", target="title")
+    summary = s.summarise(article)                     # summary.scores: one logit per sentence
+
+Redundancy blocking is BertSum's trigram blocking: a candidate that shares a word trigram (razdel
+tokens, lowercased, ё folded) with a sentence already chosen is skipped. For the ``lead`` target the
+title is part of the input when the article has one (an :class:`~mlnews.types.Article`); a plain
+string is scored without it (a note says so).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+
+from mlnews.errors import InputError
+from mlnews.infer.extractive import select
+from mlnews.infer.sentences import is_dateline
+from mlnews.infer.summariser import Summariser, Summary, _check_budget, _prepare, extractive_summary
+from mlnews.modelfolder import ModelFolder
+from mlnews.types import Article
+
+
+def _trigrams(sentence: str) -> set[tuple[str, str, str]]:
+    from razdel import tokenize
+
+    words = [t.text.lower().replace("ё", "е") for t in tokenize(sentence) if any(c.isalnum() for c in t.text)]
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def block_redundant(order: Sequence[int], sentences: Sequence[str]) -> list[int]:
+    """``order`` without the sentences that repeat a word trigram of an earlier kept one."""
+    kept: list[int] = []
+    seen: set = set()
+    for i in order:
+        tri = _trigrams(sentences[i])
+        if tri & seen:
+            continue
+        kept.append(i)
+        seen |= tri
+    return kept
+
+
+def score_sentences(model, tokenizer, sentences: Sequence[str], *, target_id: int, title: str | None,
+                    prefix: str, max_length: int, max_sentence_tokens: int) -> np.ndarray:
+    """One logit per sentence (article order); all windows of the article in one batch."""
+    import torch
+
+    from mlnews.models.sentence_scorer import collate_windows, encode_windows
+
+    windows = encode_windows(tokenizer, sentences, title=title, prefix=prefix, max_length=max_length,
+                             max_sentence_tokens=max_sentence_tokens)
+    scores = np.full(len(sentences), -np.inf)
+    if not windows:
+        return scores
+    batch = collate_windows(windows, tokenizer.pad_token_id, targets=[target_id] * len(windows))
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        logits = model.sentence_logits(**{k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
+    for b, w in enumerate(windows):
+        scores[w.sentences] = logits[b, : len(w.sentences)]
+    return scores
+
+
+def choose(scores: np.ndarray, sentences: Sequence[str], k: int, max_words: int | None,
+           blocking: bool = True, skip: int = 0) -> list[int]:
+    """Indices (ascending) of up to ``k`` best-scored sentences from ``skip`` on, redundancy blocked."""
+    order = [int(i) for i in np.argsort(-scores, kind="stable") if i >= skip]
+    if blocking:
+        order = block_redundant(order, sentences)
+    return select(order, sentences, k, max_words)
+
+
+class TrainedExtractiveSummariser(Summariser):
+    """A ``kind: extractive`` model folder: one scorer, one head per target (``lead``, ``title``)."""
+
+    def __init__(self, folder: ModelFolder, *, target: str | None = None, device: str | None = None):
+        import torch
+        from transformers import AutoTokenizer
+
+        from mlnews.models.sentence_scorer import SentenceScorer
+
+        self.model_dir = folder.path
+        man = folder.manifest
+        ext = man.extra.get("extractive")
+        where = str(folder.file("mlnews.json"))
+        if not isinstance(ext, dict) or not isinstance(ext.get("targets"), list) or not ext["targets"]:
+            raise InputError(f"{where}: extractive: expected a mapping with a non-empty list 'targets'")
+        self._ext = ext
+        self.targets: list[str] = list(ext["targets"])
+        self.blocking = ext.get("blocking", "trigram") == "trigram"
+        self.max_sentence_tokens = int(ext.get("max_sentence_tokens", 64))
+        self.prefix, self.max_length = man.input.prefix, man.input.max_length
+        folder.safetensors_weights()  # refuses a folder with only pickled weights
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.model = SentenceScorer.from_pretrained(self.model_dir, use_safetensors=True).eval()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self._set_target(target or ext.get("default_target") or self.targets[0])
+
+    def _set_target(self, target: str) -> None:
+        if target not in self.targets:
+            raise InputError(f"{self.model_dir}: target {target!r} was not trained; this model has "
+                             f"{', '.join(self.targets)}")
+        self.target, self.target_id = target, self.targets.index(target)
+        self.k = int(self._ext.get("sentences", {}).get(target, 1))
+        self.title_in_input = bool(self._ext.get("title_in_input", {}).get(target, False))
+        self.method = f"extractive:{self.model_dir.resolve().name}:{target}"
+
+    def for_target(self, target: str) -> "TrainedExtractiveSummariser":
+        """The same loaded model, summarising for another of its targets."""
+        import copy
+
+        other = copy.copy(self)
+        other._set_target(target)
+        return other
+
+    def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
+        _check_budget(max_words)
+        out = []
+        for item in items:
+            t0 = time.perf_counter()
+            sents, lang, notes = _prepare(item)
+            title = item.title if isinstance(item, Article) and item.title and item.title.strip() else None
+            if self.title_in_input and title is None:
+                notes.append("no title given: sentences were scored without it (the model was trained with titles)")
+            skip = 1 if len(sents) > 1 and is_dateline(sents[0]) else 0
+            scores = score_sentences(self.model, self.tokenizer, sents, target_id=self.target_id,
+                                     title=title if self.title_in_input else None, prefix=self.prefix,
+                                     max_length=self.max_length, max_sentence_tokens=self.max_sentence_tokens)
+            idx = choose(scores, sents, self.k, max_words, blocking=self.blocking, skip=skip)
+            summary = extractive_summary(sents, idx, max_words, self.method, lang, notes, t0)
+            summary.scores = [round(float(x), 4) for x in scores]
+            out.append(summary)
+        return out
