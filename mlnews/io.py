@@ -169,6 +169,15 @@ def _umask_mode(mode: int) -> int:
     return mode & ~umask
 
 
+def umask_files(folder: str | os.PathLike) -> None:
+    """Give every file below ``folder`` the mode a plain ``open()`` would (0644 under umask 022):
+    libraries that write through ``mkstemp`` (safetensors, the Trainer) leave 0600 files."""
+    mode = _umask_mode(0o666)
+    for p in Path(folder).rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            os.chmod(p, mode)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place on success.

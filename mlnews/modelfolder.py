@@ -63,7 +63,7 @@ INPUT_FIELDS = {
 #: What a trainer may find in ``--out`` from an interrupted run of its own (safe to clear):
 _OWN_FILES = {
     MANIFEST, CONFIG, METRICS, CARD, SKOPS, SAFETENSORS, ONNX, CONFUSION_PNG, CONFUSION_CSV, PREDICTIONS,
-    HISTORY, CHECKPOINTS, "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    HISTORY, CHECKPOINTS, "runs", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "sentencepiece.bpe.model", "vocab.txt", "chat_template.jinja",
 }
 
@@ -244,7 +244,10 @@ class ModelFolder:
         entries = [p for p in out.iterdir() if not p.name.startswith(".")]
         if not entries:
             return folder
-        has_ckpt = (out / CHECKPOINTS).is_dir() and any((out / CHECKPOINTS).iterdir())
+        # a checkpoint-N folder, not just the labels.json a run writes before its first save (a run
+        # killed then must be restartable without --resume, which has nothing to continue)
+        has_ckpt = (out / CHECKPOINTS).is_dir() and any(
+            p.is_dir() and p.name.startswith("checkpoint-") for p in (out / CHECKPOINTS).iterdir())
         if checkpoints and has_ckpt and resume:
             return folder  # also a run stopped early (time limit, callback) that kept its checkpoints
         if (out / MANIFEST).is_file():
@@ -268,9 +271,12 @@ class ModelFolder:
         return folder
 
     def finish(self, manifest: Manifest) -> Path:
-        """Write ``mlnews.json`` (atomically). Call it last: its presence marks a finished folder."""
-        from mlnews.io import write_json
+        """Write ``mlnews.json`` (atomically). Call it last: its presence marks a finished folder.
 
+        Every file of the folder gets the umask's mode first (0644, not the 0600 of some writers)."""
+        from mlnews.io import umask_files, write_json
+
+        umask_files(self.path)
         self._manifest = manifest
         write_json(self.file(MANIFEST), manifest.to_dict())
         return self.file(MANIFEST)

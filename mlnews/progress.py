@@ -96,6 +96,9 @@ class StageProgress:
             self._current = st
         if self._bar is not None:
             st.task = self._bar.add_task(stage, total=total, unit=st.unit, rate="")
+        elif self.enabled:  # a plain log says at once what is running (an export step can take a minute)
+            size = f" ({total:,.0f} {st.unit})" if total and total > 1 else ""
+            print(f"{self.prefix}: {stage}{size} ...", file=self.stream, flush=True)
 
     def advance(self, stage: str, n: float = 0, *, total: Optional[float] = None) -> None:
         st = self.stages.get(stage)
@@ -153,7 +156,9 @@ class StageProgress:
             print(f"{self.prefix}: {text}", file=self.stream, flush=True)
 
     def _line(self, st: _Stage, final: bool = False) -> None:
-        if final:
+        if final and st.total == 1:  # a single step: its time says it all
+            text = f"{st.name}: done in {_duration(st.seconds)}"
+        elif final:
             text = f"{st.name}: {st.done:,.0f} {st.unit} in {_duration(st.seconds)} ({_rate(st.done, st.seconds, st.unit)})"
         else:
             pos = f"{st.done:,.0f}" + (f"/{st.total:,.0f} {st.unit} ({st.done / st.total:.0%})" if st.total else f" {st.unit}")
@@ -176,7 +181,9 @@ class StageProgress:
     def __enter__(self) -> "StageProgress":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:  # an error says what happened; no throughput lines after it
+            self.enabled = False
         self.close()
 
 

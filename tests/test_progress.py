@@ -39,8 +39,9 @@ def test_plain_lines_are_periodic_not_per_call():
     with StageProgress("mlnews x", stream=out, interval=3600) as p:
         for _ in range(1000):
             p("read", 1, total=1000)
-    assert len(out.getvalue().splitlines()) == 1  # only the stage's final line
-    assert out.getvalue().startswith("mlnews x: read: 1,000 rows in ")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "mlnews x: read (1,000 rows) ..."  # the start, at once
+    assert len(lines) == 2 and lines[1].startswith("mlnews x: read: 1,000 rows in ")  # then only the end
 
 
 def test_a_finished_stage_stops_its_timer():
@@ -130,3 +131,53 @@ def test_input_total_counts_rows_of_line_files(tmp_path):
     assert input_total([(str(tmp_path / "a.jsonl"), "jsonl"), (str(tmp_path / "b.csv"), "csv")]) == 3 + 3
     assert input_total([(str(tmp_path / "a.jsonl"), "jsonl"), ("-", "jsonl")]) is None
     assert input_total([(str(tmp_path / "p.txt"), "page")]) is None
+
+
+def test_single_steps_say_when_they_start_and_how_long_they_took():
+    out = _Pipe()
+    with StageProgress("mlnews export", stream=out, unit="steps", interval=3600) as p:
+        p("export to ONNX", 0, total=1)
+        p("export to ONNX", 1)
+        p("check against torch", 0, total=1)
+        p("check against torch", 1)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "mlnews export: export to ONNX ..." and lines[2] == "mlnews export: check against torch ..."
+    assert re.fullmatch(r"mlnews export: export to ONNX: done in [\d.]+s", lines[1])
+
+
+def test_classify_over_a_file_shows_its_total_and_only_records_on_stdout(tmp_path):
+    import json
+
+    from infer_helpers import labelled_headlines, tiny_tfidf_dir
+
+    model = tiny_tfidf_dir(tmp_path / "m")
+    rows = [{"text": t} for t, _ in labelled_headlines()] * 3
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLNEWS_PROGRESS_INTERVAL": "0"}
+    proc = subprocess.run([sys.executable, "-m", "mlnews", "classify", "-m", str(model), str(src), "--batch-size", "4"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    n = len(rows)
+    assert f"mlnews classify: classify ({n} rows) ..." in proc.stderr
+    assert re.search(rf"classify: \d+/{n} rows \(\d+%\), [\d,]+ rows/s, [\d.]+s elapsed, ETA", proc.stderr)
+    assert re.search(rf"rows in {n}; rows out {n}; .* rows/s", proc.stderr)  # the final throughput line
+    assert [json.loads(x)["text"] for x in proc.stdout.splitlines()] == [r["text"] for r in rows]
+
+
+def test_export_is_not_silent(tmp_path):
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    from infer_helpers import tiny_transformer_dir
+
+    model = tiny_transformer_dir(tmp_path / "bert", train_steps=0)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "mlnews", "export", str(model), "--onnx", "--int8", "--out",
+                           str(tmp_path / "onnx")], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    for step in ("export to ONNX", "quantise to int8", "check against torch"):
+        assert f"mlnews export: {step} ..." in lines
+        assert any(re.fullmatch(rf"mlnews export: {step}: done in [\d.]+s", x) for x in lines), lines
+    assert proc.stdout == "" and "Loading weights" not in proc.stderr  # HF chatter silenced

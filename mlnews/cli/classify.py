@@ -55,13 +55,14 @@ def classify_cmd(
     from mlnews.infer.records import MAX_LISTED, classify_stream, output_fields
     from mlnews.infer.stream import RecordWriter
     from mlnews.ingest.inputs import Columns, ReadStats, iter_rows, resolve_inputs
+    from mlnews.progress import StageProgress, input_total
 
     if backend not in BACKENDS:
         raise InputError(f"--backend {backend!r}: expected {', '.join(BACKENDS)}")
     cols = Columns(text=text_field, id=id_field, lead=lead_field, body=body_field)
     stats = ReadStats()
     ignored: list[str] = []
-    resolve_inputs(inputs, fmt, ignored)  # every path and format checked before the model loads
+    sources = resolve_inputs(inputs, fmt, ignored)  # every path and format checked before the model loads
     if ignored:
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         print(f"mlnews classify: not a page file, not read: {shown}", file=sys.stderr)
@@ -73,26 +74,25 @@ def classify_cmd(
         elif n_before == MAX_LISTED:
             print("mlnews classify: more malformed rows; counting them only (see the summary)", file=sys.stderr)
 
-    progress = _progress() if not quiet and sys.stderr.isatty() else None
+    # total: the input lines where they are countable (files, not stdin or pages); the position is the
+    # lines read so far (rows in + blank lines); the summary line below is the final throughput line
+    progress = StageProgress("mlnews classify", enabled=not quiet, summary=False)
+    total = input_total(sources)
     t0 = time.perf_counter()
-    with RecordWriter(output, output_fields(no_text=no_text, top_k=bool(top_k))) as writer:
-        task = progress.add_task("classify", total=None, rate="") if progress else None
+    with progress, RecordWriter(output, output_fields(no_text=no_text, top_k=bool(top_k))) as writer:
 
         def on_written(n: int) -> None:
-            if progress and n % batch_size == 0:
-                rate = n / max(time.perf_counter() - t0, 1e-9)
-                progress.update(task, completed=n, rate=f"{rate:,.0f} rows/s")
+            if n == 1:  # started at the first record: a bad first row or output is just its error line
+                progress.start("classify", total=total)
+            if n % batch_size == 0:
+                progress.update("classify", completed=stats.rows_in + stats.blank_lines)
 
-        if progress:
-            progress.start()
-        try:
-            uncertain = classify_stream(
-                clf, iter_rows(inputs, cols, stats, fmt=fmt), writer.write, stats, batch_size=batch_size,
-                top_k=top_k, min_score=min_score, no_text=no_text, strict=strict, on_bad=on_bad, on_written=on_written,
-            )
-        finally:
-            if progress:
-                progress.stop()
+        uncertain = classify_stream(
+            clf, iter_rows(inputs, cols, stats, fmt=fmt), writer.write, stats, batch_size=batch_size,
+            top_k=top_k, min_score=min_score, no_text=no_text, strict=strict, on_bad=on_bad, on_written=on_written,
+        )
+        if "classify" in progress.stages:
+            progress.update("classify", completed=stats.rows_in + stats.blank_lines)
     if not quiet:
         print("mlnews classify: " + summary_line(stats, time.perf_counter() - t0, uncertain=uncertain,
                                                  min_score=min_score, ignored=len(ignored), output=output),
@@ -119,10 +119,3 @@ def summary_line(stats, seconds: float, *, uncertain: int, min_score: float | No
         parts.append(f"wrote {output}")
     return "; ".join(parts)
 
-
-def _progress():
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.completed:,.0f} rows"), TextColumn("{task.fields[rate]}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)

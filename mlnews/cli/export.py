@@ -33,8 +33,11 @@ def export_cmd(
 
     if not onnx:
         raise InputError("--onnx is required: ONNX is the only export format (add --int8 for int8 weights)")
+    from mlnews.progress import StageProgress
+
     t0 = time.perf_counter()
-    manifest = export_onnx(model_dir, out, int8=int8, opset=opset)
+    with StageProgress("mlnews export", unit="steps", summary=False) as progress:  # each step, with its time
+        manifest = export_onnx(model_dir, out, int8=int8, opset=opset, progress=progress)
     check = manifest.extra["onnx"]["check"]
     print(
         f"mlnews export: wrote {out} (ONNX opset {opset}, {'int8' if int8 else 'fp32'} weights) in "

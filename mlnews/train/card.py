@@ -1,19 +1,33 @@
-"""Render model cards (``README.md``) from ``mlnews/templates/`` (classifier and seq2seq summariser).
+"""Model cards (``README.md``) from ``mlnews/templates/*_card.md``: classifier, its ONNX export, seq2seq summariser.
 
-The template uses :class:`string.Template` placeholders (``$name``); this module only builds the
-Markdown tables and fills them in, so wording lives in the template.
+Cards start with Hugging Face YAML front matter (language, license, library_name, pipeline_tag,
+base_model, tags, datasets, model-index with the test metrics). Every fact comes from this run: the
+manifest's real input spec (prefix, layout, max_length), the epochs actually run, the test metrics;
+paths are the folder's own name (cards hold no absolute paths). The usage snippets run as written
+with plain ``transformers``, ``onnxruntime`` + ``tokenizers`` or ``skops`` from the folder's parent
+(tests execute them). Templates use :class:`string.Template` placeholders (``$name``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
+from pathlib import Path
 from string import Template
 from typing import Any, Mapping
+
+import yaml
 
 from mlnews.config import dump_yaml, to_dict
 
 TEMPLATE = "classifier_card.md"
+ONNX_TEMPLATE = "onnx_card.md"
+LICENSE = "mit"  # the project's licence; the e5 base model is MIT too (docs/models.md)
+#: mlnews aliases of pretrained encoders -> the Hugging Face id of the weights they hold.
+BASE_MODEL_IDS = {"e5-small": "intfloat/multilingual-e5-small", "e5-small-ruuk": "intfloat/multilingual-e5-small"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+LIBRARY = {"transformer": "transformers", "onnx": "onnx", "tfidf": "sklearn"}
 
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -42,6 +56,80 @@ def _counts_table(summary: Mapping[str, Any], key: str, name: str) -> str:
     return md_table([name, *splits], rows)
 
 
+def shown_path(path: str | Path) -> str:
+    """A model or dataset path for a card: as given when relative, else the folder's name."""
+    p = Path(path)
+    return p.as_posix() if not p.is_absolute() else p.name
+
+
+def base_model_id(base_model: str | None) -> str | None:
+    """The Hugging Face id for ``base_model`` (an mlnews alias or a hub id); None for local folders."""
+    if not base_model:
+        return None
+    if base_model in BASE_MODEL_IDS:
+        return BASE_MODEL_IDS[base_model]
+    return base_model if _HUB_ID.match(base_model) and not Path(base_model).exists() else None
+
+
+def front_matter(manifest: Mapping[str, Any], metrics: Mapping[str, Any], *, name: str, dataset: str,
+                 extra_tags: tuple[str, ...] = ()) -> str:
+    """HF model-card metadata (YAML, without the ``---`` fences)."""
+    kind = manifest.get("kind")
+    meta: dict[str, Any] = {"language": ["ru", "uk"], "license": LICENSE, "library_name": LIBRARY.get(kind, kind),
+                            "pipeline_tag": "text-classification"}
+    base = base_model_id(manifest.get("base_model"))
+    if base:
+        meta["base_model"] = base
+    meta["tags"] = ["mlnews", "news", "topic-classification", kind, *extra_tags]
+    meta["datasets"] = [dataset]
+    meta["metrics"] = ["accuracy", "f1"]
+    split = metrics.get("split", "test")
+    meta["model-index"] = [{"name": name, "results": [{
+        "task": {"type": "text-classification", "name": "Topic classification"},
+        "dataset": {"name": dataset, "type": dataset, "split": split},
+        "metrics": [{"type": "accuracy", "value": round(float(metrics["accuracy"]), 4), "name": f"{split} accuracy"},
+                    {"type": "f1", "value": round(float(metrics["macro_f1"]), 4), "name": f"{split} macro-F1",
+                     "args": {"average": "macro"}}],
+    }]}]
+    return yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).strip()
+
+
+def input_description(manifest: Mapping[str, Any]) -> str:
+    inp = manifest.get("input", {})
+    parts = "the headline (or article title)"
+    if inp.get("use_lead"):
+        parts += ", then the lead"
+    if inp.get("body_chars", 0) > 0:
+        parts += f", then the first {inp['body_chars']} characters of the body (cut back to a space)"
+    text = f"One text per item: {parts}, joined with newlines"
+    prefix = inp.get("prefix") or ""
+    text += f", prefixed with `{prefix!r}`" if prefix else ", without a prefix"
+    if manifest.get("kind") != "tfidf":
+        text += f"; at most {inp.get('max_length')} tokens (longer inputs are truncated; the tokenizer's " \
+                f"`model_max_length` is {inp.get('max_length')} too)"
+    return text + ". The snippets below build exactly this input."
+
+
+def _snippet(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token: str | None) -> str:
+    from mlnews.train import card_snippets
+
+    inp = manifest.get("input", {})
+    code = {"transformer": card_snippets.TRANSFORMERS, "onnx": card_snippets.ONNX, "tfidf": card_snippets.TFIDF}[kind]
+    return Template(code).substitute(
+        model_path_repr=repr(model_path), prefix_repr=repr(inp.get("prefix") or ""),
+        use_lead=bool(inp.get("use_lead", True)), body_chars=int(inp.get("body_chars", 0)),
+        max_length=int(inp.get("max_length", 128)), pad_token_repr=repr(pad_token or "[PAD]"),
+    )
+
+
+def plain_usage(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token: str | None = None) -> str:
+    """The "without mlnews" section: a snippet that runs as written from the folder's parent."""
+    lib = {"transformer": "plain `transformers` (+ torch)", "onnx": "plain `onnxruntime` + `tokenizers`",
+           "tfidf": "plain `skops` + scikit-learn"}[kind]
+    return (f"Without mlnews, with {lib} (run it from the folder that holds `{model_path}`):\n\n"
+            f"```python\n{_snippet(kind, manifest, model_path, pad_token).rstrip()}\n```")
+
+
 def render_classifier_card(
     manifest: Mapping[str, Any],
     cfg: Any,
@@ -50,49 +138,54 @@ def render_classifier_card(
     metrics: Mapping[str, Any],
     training: Mapping[str, Any],
     model_dir: str = "MODEL_DIR",
+    pad_token: str | None = None,
 ) -> str:
-    """The model card text for a trained classifier."""
+    """The model card text for a trained classifier (``model_dir`` as the user named it)."""
     text = resources.files("mlnews").joinpath("templates", TEMPLATE).read_text(encoding="utf-8")
+    kind = manifest.get("kind")
     inp = manifest.get("input", {})
-    if inp.get("body_chars", 0) > 0:
-        composed = (f"headline, or article title + {'lead + ' if inp.get('use_lead') else ''}the first "
-                    f"{inp.get('body_chars')} characters of the body")
-    else:
-        composed = f"headline, or article title{' + lead' if inp.get('use_lead') else ''}"
-    prefix = inp.get("prefix") or ""
-    input_description = composed + (f", prefixed with `{prefix.strip()}`" if prefix else "") + (
-        f"; truncated to {inp.get('max_length')} tokens" if manifest.get("kind") != "tfidf" else "")
+    model_path = shown_path(model_dir)
+    dataset = shown_path(report.get("dataset", "?"))
     split_rows = [[role, s["n"]] for role, s in summary.items()]
-    dropped = {
-        role: r.get("dropped", {}) for role, r in report.get("splits", {}).items() if r.get("dropped")
-    }
+    dropped = {role: r.get("dropped", {}) for role, r in report.get("splits", {}).items() if r.get("dropped")}
     val = training.get("validation") or {}
     cfg_d = to_dict(cfg)
-    training_rows = [["kind", manifest.get("kind")], ["base model", manifest.get("base_model") or "-"],
+    base = shown_path(manifest["base_model"]) if manifest.get("base_model") else None
+    training_rows = [["kind", kind], ["base model", base or "-"],
                      ["training time (s)", training.get("train_seconds")]]
+    if kind == "transformer":
+        configured = cfg_d["train"].get("epochs")
+        run = training.get("epochs")
+        training_rows.append(["epochs run", f"{_fmt(run)} (configured {configured})" if run is not None else configured])
     for key in ("global_step", "train_loss", "best_validation_macro_f1"):
         if training.get(key) is not None:
             training_rows.append([key.replace("_", " "), _fmt(training[key])])
     params = training.get("parameters")
     if params:
         training_rows.append(["parameters (trainable / total)", f"{params['trainable']:,} / {params['total']:,}"])
-    if manifest.get("kind") == "tfidf":
-        section = {**cfg_d["tfidf"], "class_weights": cfg_d["train"]["class_weights"]}
+    training_rows += [["input prefix", repr(inp.get("prefix") or "")], ["max_length", inp.get("max_length")]
+                      if kind != "tfidf" else ["max_length", "- (TF-IDF reads the whole input)"]]
+    if kind == "tfidf":
+        section = {**cfg_d.get("tfidf", {}), "class_weights": cfg_d["train"]["class_weights"]}
     else:
-        model_keys = {k: v for k, v in cfg_d["model"].items() if k not in ("kind", "name_or_path")}
-        section = {**model_keys, **cfg_d["train"]}
-    training_rows += [[k, v] for k, v in section.items()]
+        model_keys = {k: v for k, v in cfg_d["model"].items() if k not in ("kind", "name_or_path", "input_prefix",
+                                                                            "max_length")}
+        section = {**model_keys, **{k: v for k, v in cfg_d["train"].items() if k != "epochs"}}
+    training_rows += [[k, "default" if v is None else v] for k, v in section.items()
+                      if not isinstance(v, str) or not Path(v).is_absolute()]
     values = {
-        "kind": manifest.get("kind"),
-        "base_model": manifest.get("base_model") or "word + char n-grams",
+        "front_matter": front_matter(manifest, metrics, name=Path(model_path).name, dataset=Path(dataset).name),
+        "kind": kind,
+        "base_model": base or "word + char n-grams",
         "description": getattr(cfg, "description", "") or "",
         "mlnews_version": manifest.get("mlnews_version"),
         "created": manifest.get("created"),
         "n_labels": len(manifest.get("labels", [])),
         "label_list": ", ".join(f"`{x}`" for x in manifest.get("labels", [])),
-        "model_dir": model_dir,
-        "input_description": input_description,
-        "dataset": report.get("dataset", "?"),
+        "model_path": model_path,
+        "input_description": input_description(manifest),
+        "plain_usage": plain_usage(kind, manifest, model_path, pad_token),
+        "dataset": dataset,
         "taxonomy": manifest.get("taxonomy") or "-",
         "data_table": md_table(["split", "rows"], split_rows) + "\n\n" + _counts_table(summary, "lang", "language")
         + "\n\n" + _counts_table(summary, "source", "source"),
@@ -100,6 +193,9 @@ def render_classifier_card(
         "label_table": _counts_table(summary, "label", "label"),
         "dropped": ", ".join(f"{role}: {d}" for role, d in dropped.items()) or "none",
         "split": metrics.get("split", "test"),
+        "test_accuracy": _fmt(float(metrics["accuracy"])),
+        "test_macro_f1": _fmt(float(metrics["macro_f1"])),
+        "test_n": metrics["n"],
         "metrics_table": md_table(["n", "accuracy", "macro-F1"],
                                   [[metrics["n"], _fmt(metrics["accuracy"]), _fmt(metrics["macro_f1"])]]),
         "lang_table": _group_table(metrics.get("per_lang", {}), "language"),
@@ -111,9 +207,48 @@ def render_classifier_card(
         ),
         "validation": f"accuracy {val.get('accuracy', '-')}, macro-F1 {val.get('macro_f1', '-')}" if val else "-",
         "training_table": md_table(["setting", "value"], training_rows),
-        "max_length": inp.get("max_length", "-"),
+        "length_limit": (f", and on texts much longer than the training inputs (inputs are truncated to "
+                         f"{inp.get('max_length')} tokens)") if kind != "tfidf" else "",
     }
-    return Template(text).safe_substitute(values)
+    return Template(text).substitute(values)
+
+
+def render_onnx_card(manifest: Mapping[str, Any], metrics: Mapping[str, Any], *, model_dir: str, source_dir: str,
+                     pad_token: str | None = None) -> str:
+    """The card of an ONNX export: its own facts (opset, weights, agreement with torch) and snippets.
+
+    ``metrics`` are the source model's test metrics (copied ``metrics.json``), stated as such.
+    """
+    text = resources.files("mlnews").joinpath("templates", ONNX_TEMPLATE).read_text(encoding="utf-8")
+    onnx = manifest.get("onnx", {})
+    check = onnx.get("check", {})
+    model_path, source = shown_path(model_dir), shown_path(source_dir)
+    dataset = shown_path(metrics.get("dataset") or metrics.get("data") or "?")
+    int8 = bool(onnx.get("int8"))
+    values = {
+        "front_matter": front_matter(manifest, metrics, name=Path(model_path).name, dataset=Path(dataset).name,
+                                     extra_tags=("int8",) if int8 else ()),
+        "base_model": shown_path(manifest["base_model"]) if manifest.get("base_model") else "-",
+        "source": source,
+        "weights": "int8 (ONNX Runtime dynamic quantisation, per channel)" if int8 else "fp32",
+        "opset": onnx.get("opset", "-"),
+        "mlnews_version": manifest.get("mlnews_version"),
+        "created": manifest.get("created"),
+        "n_labels": len(manifest.get("labels", [])),
+        "label_list": ", ".join(f"`{x}`" for x in manifest.get("labels", [])),
+        "model_path": model_path,
+        "input_description": input_description(manifest),
+        "plain_usage": plain_usage("onnx", manifest, model_path, pad_token),
+        "split": metrics.get("split", "test"),
+        "test_accuracy": _fmt(float(metrics["accuracy"])),
+        "test_macro_f1": _fmt(float(metrics["macro_f1"])),
+        "test_n": metrics.get("n", "-"),
+        "check_texts": check.get("texts", "-"),
+        "check_agreement": f"{check['top1_agreement']:.0%}" if "top1_agreement" in check else "-",
+        "check_diff": _fmt(float(check["max_abs_prob_diff"])) if "max_abs_prob_diff" in check else "-",
+        "max_length": manifest.get("input", {}).get("max_length"),
+    }
+    return Template(text).substitute(values)
 
 
 def render_summariser_card(name: str, cfg: Any, base: str, metrics: Mapping[str, Any]) -> str:

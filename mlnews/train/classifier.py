@@ -36,7 +36,7 @@ from mlnews.io import write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, InputSpec, Manifest, ModelFolder
 from mlnews.train.config import ClassifierConfig, load_classifier_config, resolve_class_weights
 from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
-from mlnews.train.trainer import time_limit_callback
+from mlnews.train.trainer import attach, time_limit_callback
 from mlnews.types import LabelSet
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,7 @@ def train_transformer(
         callbacks=cbs,
         class_weights=weights,
     )
+    attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - start
@@ -217,6 +218,7 @@ def train_transformer(
     if main and staging.exists():
         shutil.rmtree(staging)
     trainer.accelerator.wait_for_everyone()
+    tokenizer.model_max_length = cfg.model.max_length  # the saved tokenizer truncates as the model was trained
     trainer.save_model(str(staging))  # safetensors + config.json (id2label/label2id) + tokenizer; main process writes
     trainer.accelerator.wait_for_everyone()
     if main:
@@ -230,6 +232,7 @@ def train_transformer(
         "processes": trainer.args.world_size,
         "train_seconds": round(seconds, 1),
         "global_step": state.global_step,
+        "epochs": round(float(state.epoch or 0.0), 2),  # epochs actually run (early stopping, max_steps, time limit)
         "completed": completed,
         "stopped_by_time_limit": bool(limit and limit.hit),
         "best_checkpoint": state.best_model_checkpoint,

@@ -116,6 +116,9 @@ class TrainSection:
     keep_checkpoints: bool = option(False, kinds=TRAINER_KINDS)  # keep OUT/checkpoints after a completed run
     time_limit_minutes: Optional[float] = option(None, gt=0, kinds=TRAINER_KINDS)
     num_threads: Optional[int] = option(None, ge=1, kinds=TRAINER_KINDS)  # torch.set_num_threads; null = torch's
+    # experiment tracking, passed to the Trainer: tensorboard writes OUT/runs (pip install -e ".[tensorboard]")
+    report_to: Literal["none", "tensorboard", "mlflow", "wandb"] = option("none", kinds=TRAINER_KINDS)
+    run_name: Optional[str] = option(None, kinds=TRAINER_KINDS)  # the tracker's run name; null = the Trainer's default
 
     def trainer_kwargs(self) -> dict:
         """The ``TrainingArguments`` fields every trainer takes from this section."""
@@ -132,7 +135,8 @@ class TrainSection:
             seed=self.seed,
             save_total_limit=self.save_total_limit,
             logging_steps=self.logging_steps,
-            report_to="none",
+            report_to=self.report_to,
+            run_name=self.run_name,
             dataloader_num_workers=0,
         )
 
@@ -143,6 +147,14 @@ class TrainSection:
             raise ConfigError(f"{_key(prefix, 'max_steps')}: expected -1 (use epochs) or >= 1, got {self.max_steps}")
         if self.eval_strategy == "steps" and self.eval_steps < 1:
             raise ConfigError(f"{_key(prefix, 'eval_steps')}: expected >= 1 with eval_strategy: steps")
+        if self.report_to != "none":
+            import importlib.util
+
+            need = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",), "wandb": ("wandb",)}
+            if not any(importlib.util.find_spec(m) for m in need[self.report_to]):
+                hint = 'pip install -e ".[tensorboard]"' if self.report_to == "tensorboard" else f"pip install {self.report_to}"
+                raise ConfigError(f"{_key(prefix, 'report_to')}: {self.report_to!r} needs the {need[self.report_to][0]} "
+                                  f"package, which is not installed; {hint}")
 
 
 @dataclass

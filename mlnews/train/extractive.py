@@ -183,7 +183,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     from mlnews.data.articles import article_rows, cap_rows
     from mlnews.io import write_json, write_text
     from mlnews.modelfolder import CHECKPOINTS, CONFIG, HISTORY, METRICS, PICKLED_WEIGHTS, InputSpec, Manifest, ModelFolder
-    from mlnews.train.trainer import last_checkpoint, time_limit_callback
+    from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback
 
     cfg = load_summariser_config(config_path, overrides)
     if cfg.model.kind != "extractive":
@@ -231,6 +231,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     limit = time_limit_callback(t.time_limit_minutes) if t.time_limit_minutes else None
     trainer = Trainer(model=model, args=args, train_dataset=_Examples(examples), data_collator=_collator(tok.pad_token_id),
                       callbacks=[limit] if limit else [])
+    attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=last if resume else None)
     train_seconds = time.monotonic() - t0

@@ -35,7 +35,7 @@ from mlnews.io import write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, HISTORY, METRICS, PICKLED_WEIGHTS, InputSpec, Manifest, ModelFolder
 from mlnews.train.config import GenerationSection, SummariserConfig, load_summariser_config
 from mlnews.train.card import render_summariser_card
-from mlnews.train.trainer import last_checkpoint, time_limit_callback
+from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         data_collator=DataCollatorForSeq2Seq(tok, model=model, label_pad_token_id=-100),
         callbacks=callbacks,
     )
+    attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=last if resume else None)
     train_seconds = time.monotonic() - t0

@@ -1,9 +1,27 @@
-"""Pieces every HF-Trainer-based trainer shares: the time limit and the last checkpoint."""
+"""Pieces every HF-Trainer-based trainer shares: progress and tracking hookup, the time limit, the last checkpoint."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+
+TRACKING_DIR = "runs"  # TensorBoard event files of `train.report_to: tensorboard`, inside the model folder
+
+
+def attach(trainer, out_dir: Path):
+    """Hook a Trainer up the mlnews way: progress and logs on stderr (:func:`mlnews.progress.hook_trainer`,
+    never the Trainer's stdout dicts and bars), and TensorBoard events in ``OUT/runs`` (the Trainer's
+    default is under ``output_dir``, the checkpoint folder, which is removed after a completed run)."""
+    from transformers.integrations import TensorBoardCallback
+
+    from mlnews.progress import hook_trainer
+
+    hook_trainer(trainer)
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and cb.logging_dir is None:  # $TENSORBOARD_LOGGING_DIR wins
+            cb.logging_dir = str(Path(out_dir) / TRACKING_DIR)
+    return trainer
 
 
 def time_limit_callback(minutes: float):
