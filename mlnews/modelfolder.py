@@ -63,7 +63,7 @@ INPUT_FIELDS = {
 #: What a trainer may find in ``--out`` from an interrupted run of its own (safe to clear):
 _OWN_FILES = {
     MANIFEST, CONFIG, METRICS, CARD, SKOPS, SAFETENSORS, ONNX, CONFUSION_PNG, CONFUSION_CSV, PREDICTIONS,
-    HISTORY, CHECKPOINTS, "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    HISTORY, CHECKPOINTS, "runs", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "sentencepiece.bpe.model", "vocab.txt", "chat_template.jinja",
 }
 
@@ -271,9 +271,12 @@ class ModelFolder:
         return folder
 
     def finish(self, manifest: Manifest) -> Path:
-        """Write ``mlnews.json`` (atomically). Call it last: its presence marks a finished folder."""
-        from mlnews.io import write_json
+        """Write ``mlnews.json`` (atomically). Call it last: its presence marks a finished folder.
 
+        Every file of the folder gets the umask's mode first (0644, not the 0600 of some writers)."""
+        from mlnews.io import umask_files, write_json
+
+        umask_files(self.path)
         self._manifest = manifest
         write_json(self.file(MANIFEST), manifest.to_dict())
         return self.file(MANIFEST)
