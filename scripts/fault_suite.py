@@ -583,7 +583,8 @@ def render(report: dict) -> str:
         "(`scripts/fault_suite.py`; what each part checks is in its docstring and in [docs/faults.md](../docs/faults.md)).", "",
         f"Command: `{report['command']}`", "",
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}. Load average (1/5/15 min) at the start "
-        f"{report['load_start']}, at the end {report['load_end']}; {report['load_note']}", "",
+        f"{report['load_start']}, at the end {report['load_end']}; 1-minute load sampled every 30 s: median "
+        f"{report['load_1min_samples']['median']}, max {report['load_1min_samples']['max']}. {report['load_note']}", "",
         f"Result: **{'all checks passed' if report['ok'] else 'FAILED'}** ({report['seconds']:.0f} s).", "",
     ]
     if report.get("kills"):
@@ -656,6 +657,17 @@ def main(argv: list[str] | None = None) -> int:
                               "load_note": args.load_note}
     rng = random.Random(args.seed)
     ok = True
+    samples: list[float] = []
+    sampling = True
+
+    def sample_load() -> None:  # the 1-minute load average every 30 s, for the report
+        while sampling:
+            samples.append(os.getloadavg()[0])
+            time.sleep(30)
+
+    import threading
+
+    threading.Thread(target=sample_load, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="mlnews-faults-") as tmp:
         workdir = Path(tmp)
         if "fuzz" in parts:
@@ -678,7 +690,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"load: {report['load']['requests']} requests, {report['load']['errors']} errors, "
                   f"p50/p95/p99 {report['load']['p50_ms']}/{report['load']['p95_ms']}/{report['load']['p99_ms']} ms",
                   file=sys.stderr)
-    report.update({"load_end": machine()["load_avg"], "seconds": time.perf_counter() - t0, "ok": bool(ok)})
+    sampling = False
+    report.update({"load_end": machine()["load_avg"], "seconds": time.perf_counter() - t0, "ok": bool(ok),
+                   "load_1min_samples": {"n": len(samples), "median": round(statistics.median(samples), 2),
+                                         "max": round(max(samples), 2)}})
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if args.no_report:
