@@ -130,6 +130,19 @@ def plain_usage(kind: str, manifest: Mapping[str, Any], model_path: str, pad_tok
             f"```python\n{_snippet(kind, manifest, model_path, pad_token).rstrip()}\n```")
 
 
+def _common_values(manifest: Mapping[str, Any], kind: str, model_path: str, pad_token: str | None) -> dict[str, Any]:
+    """Template values every classifier card (torch, TF-IDF, ONNX) has."""
+    return {
+        "mlnews_version": manifest.get("mlnews_version"),
+        "created": manifest.get("created"),
+        "n_labels": len(manifest.get("labels", [])),
+        "label_list": ", ".join(f"`{x}`" for x in manifest.get("labels", [])),
+        "model_path": model_path,
+        "input_description": input_description(manifest),
+        "plain_usage": plain_usage(kind, manifest, model_path, pad_token),
+    }
+
+
 def render_classifier_card(
     manifest: Mapping[str, Any],
     cfg: Any,
@@ -178,13 +191,7 @@ def render_classifier_card(
         "kind": kind,
         "base_model": base or "word + char n-grams",
         "description": getattr(cfg, "description", "") or "",
-        "mlnews_version": manifest.get("mlnews_version"),
-        "created": manifest.get("created"),
-        "n_labels": len(manifest.get("labels", [])),
-        "label_list": ", ".join(f"`{x}`" for x in manifest.get("labels", [])),
-        "model_path": model_path,
-        "input_description": input_description(manifest),
-        "plain_usage": plain_usage(kind, manifest, model_path, pad_token),
+        **_common_values(manifest, kind, model_path, pad_token),
         "dataset": dataset,
         "taxonomy": manifest.get("taxonomy") or "-",
         "data_table": md_table(["split", "rows"], split_rows) + "\n\n" + _counts_table(summary, "lang", "language")
@@ -232,13 +239,7 @@ def render_onnx_card(manifest: Mapping[str, Any], metrics: Mapping[str, Any], *,
         "source": source,
         "weights": "int8 (ONNX Runtime dynamic quantisation, per channel)" if int8 else "fp32",
         "opset": onnx.get("opset", "-"),
-        "mlnews_version": manifest.get("mlnews_version"),
-        "created": manifest.get("created"),
-        "n_labels": len(manifest.get("labels", [])),
-        "label_list": ", ".join(f"`{x}`" for x in manifest.get("labels", [])),
-        "model_path": model_path,
-        "input_description": input_description(manifest),
-        "plain_usage": plain_usage("onnx", manifest, model_path, pad_token),
+        **_common_values(manifest, "onnx", model_path, pad_token),
         "split": metrics.get("split", "test"),
         "test_accuracy": _fmt(float(metrics["accuracy"])),
         "test_macro_f1": _fmt(float(metrics["macro_f1"])),
