@@ -152,3 +152,33 @@ def test_base_model_ids():
     assert base_model_id("e5-small") == "intfloat/multilingual-e5-small"
     assert base_model_id("cointegrated/rubert-tiny2") == "cointegrated/rubert-tiny2"
     assert base_model_id(None) is None and base_model_id("/some/folder") is None
+
+
+def test_seq2seq_summariser_card_and_tokenizer(tmp_path):
+    from test_train_summariser import _config, _examples, _tiny_unigram_tokenizer
+    from transformers import BertConfig, BertModel
+
+    from mlnews.train.summariser import train
+
+    enc = tmp_path / "tiny-encoder"
+    tok = _tiny_unigram_tokenizer([r["text"] for r in _examples()], enc)
+    BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=128, pad_token_id=tok.pad_token_id)).save_pretrained(enc)
+    data = tmp_path / "articles.jsonl"
+    data.write_text("".join(json.dumps({**r, "split": s}, ensure_ascii=False) + "\n"
+                            for r in _examples() for s in ("train", "validation", "test")), encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        out = train(_config(tmp_path, enc, data), tmp_path / "summ", ["train.max_steps=2"], False)
+    finally:
+        os.umask(old)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    meta = _front_matter(card)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert meta["language"] == ["ru", "uk"] and meta["pipeline_tag"] == "text2text-generation"  # target: title
+    values = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert values["rouge1"] == round(metrics["rouge1"], 2)
+    _assert_no_absolute_paths(card, tmp_path)
+    assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 48
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file()}
+    assert all(m == 0o644 for m in modes.values()), modes

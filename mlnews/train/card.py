@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from mlnews.config import dump_yaml, to_dict
+from mlnews.config import to_dict
 
 TEMPLATE = "classifier_card.md"
 ONNX_TEMPLATE = "onnx_card.md"
@@ -252,6 +252,15 @@ def render_onnx_card(manifest: Mapping[str, Any], metrics: Mapping[str, Any], *,
     return Template(text).substitute(values)
 
 
+def _no_absolute_paths(obj: Any) -> Any:
+    """A config mapping with every absolute path replaced by its last component (cards are shared)."""
+    if isinstance(obj, dict):
+        return {k: _no_absolute_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_absolute_paths(v) for v in obj]
+    return shown_path(obj) if isinstance(obj, str) and obj.startswith("/") else obj
+
+
 def render_summariser_card(name: str, cfg: Any, base: str, metrics: Mapping[str, Any]) -> str:
     """The model card text for a trained seq2seq summariser (``templates/summariser_card.md``)."""
     template = Template(resources.files("mlnews").joinpath("templates", "summariser_card.md").read_text(encoding="utf-8"))
@@ -261,12 +270,27 @@ def render_summariser_card(name: str, cfg: Any, base: str, metrics: Mapping[str,
         for name, m in rows
     ) if "rouge1" in metrics else f"| not evaluated: {metrics.get('not_evaluated', '?')} | | | | | |"
     tr = metrics.get("training", {})
+    meta: dict[str, Any] = {"language": ["ru", "uk"], "license": LICENSE, "library_name": "transformers",
+                            "pipeline_tag": "summarization" if cfg.target.field == "lead" else "text2text-generation"}
+    if base_model_id(base):
+        meta["base_model"] = base_model_id(base)
+    meta["tags"] = ["mlnews", "news", "summarization", "seq2seq"]
+    meta["datasets"] = [Path(shown_path(cfg.data.path)).name]
+    if "rouge1" in metrics:
+        split = metrics.get("split", cfg.data.test_split)
+        meta["model-index"] = [{"name": name, "results": [{
+            "task": {"type": "summarization", "name": f"{cfg.target.field} generation"},
+            "dataset": {"name": meta["datasets"][0], "type": meta["datasets"][0], "split": split},
+            "metrics": [{"type": k, "value": round(float(metrics[k]), 2), "name": f"{split} {k} (%)"}
+                        for k in ("rouge1", "rouge2", "rougeL", "chrf")],
+        }]}]
     text = template.substitute(
+        front_matter=yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).strip(),
         name=name,
         description=cfg.description or "(no description in the config)",
-        base=base,
+        base=shown_path(base),
         target=cfg.target.field,
-        data=cfg.data.path,
+        data=shown_path(cfg.data.path),
         split=metrics.get("split", cfg.data.test_split),
         table=table,
         steps=tr.get("global_step", "?"),
@@ -277,6 +301,7 @@ def render_summariser_card(name: str, cfg: Any, base: str, metrics: Mapping[str,
         max_length=cfg.model.max_length,
         chunking=cfg.model.chunking,
         generation=json.dumps(to_dict(cfg.generation), ensure_ascii=False),
-        config=dump_yaml(cfg).rstrip(),
+        config=yaml.safe_dump(_no_absolute_paths(to_dict(cfg, cfg.model.kind)), allow_unicode=True,
+                              sort_keys=False).rstrip(),
     )
     return text

@@ -235,6 +235,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     train_seconds = time.monotonic() - t0
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    tok.model_max_length = cfg.model.max_length  # the saved tokenizer truncates as the model was trained
     trainer.save_model(str(out_dir))  # safetensors + config + tokenizer
     for name in PICKLED_WEIGHTS:
         (out_dir / name).unlink(missing_ok=True)  # pickles: never ship one in a model folder
