@@ -90,7 +90,7 @@ def test_card_front_matter_and_facts_of_this_run(trained: Path, tiny):  # noqa: 
     manifest = json.loads((trained / "mlnews.json").read_text())
     assert manifest["input"]["prefix"] == PREFIX
     assert f"prefixed with `{PREFIX!r}`" in card and "| input prefix | 'query: ' |" in card
-    assert "first 40 characters of the body" in card and "at most 32 tokens" in card
+    assert "first 40 characters of the body" in card and "at most 32 tokens" in card and "truncation=True" in card
     assert re.search(r"\| epochs run \| [\d.]+ \(configured 3\.0\) \|", card)  # max_steps=150 ends it early
     assert "input_prefix" not in card and "None" not in card.split("## Training", 1)[1].split("##")[0]
     _assert_no_absolute_paths(card, trained.parent, tiny["data"].parent)

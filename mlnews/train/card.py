@@ -107,7 +107,11 @@ def input_description(manifest: Mapping[str, Any]) -> str:
     if manifest.get("kind") != "tfidf":
         text += f"; at most {inp.get('max_length')} tokens (longer inputs are truncated; the tokenizer's " \
                 f"`model_max_length` is {inp.get('max_length')} too)"
-    return text + ". The snippets below build exactly this input."
+    text += ". The snippets below build exactly this input."
+    if manifest.get("kind") == "transformer":
+        text += (' With `pipeline("text-classification", model=FOLDER)`, pass `truncation=True`: transformers '
+                 "does not truncate by default, and a text longer than the position embeddings fails.")
+    return text
 
 
 def _snippet(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token: str | None) -> str:
