@@ -254,6 +254,7 @@ class SummModelSection:
     layers: Optional[int] = option(None, ge=1, kinds=EXTRACTIVE)  # keep the lowest N encoder layers; null = all
     max_sentence_tokens: int = option(64, ge=4, kinds=EXTRACTIVE)  # a longer sentence is cut (for scoring only)
     freeze_layers: int = option(0, ge=0, kinds=EXTRACTIVE)  # freeze the lowest N (kept) layers
+    head_learning_rate: Optional[float] = option(None, gt=0, kinds=EXTRACTIVE)  # the new heads; null = train.learning_rate
 
 
 @dataclass

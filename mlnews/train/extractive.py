@@ -171,6 +171,18 @@ def build_scorer(enc: Path, cfg: SummariserConfig):
     return model
 
 
+def _optimizer(model, cfg: SummariserConfig):
+    """AdamW with the new heads at ``model.head_learning_rate`` (a random head learns far slower than the
+    pretrained encoder needs to move) and the encoder at ``train.learning_rate``; the Trainer adds the schedule."""
+    import torch
+
+    heads = [p for n, p in model.named_parameters() if n.startswith("heads.") and p.requires_grad]
+    encoder = [p for n, p in model.named_parameters() if not n.startswith("heads.") and p.requires_grad]
+    head_lr = cfg.model.head_learning_rate or cfg.train.learning_rate
+    return torch.optim.AdamW([{"params": encoder, "lr": cfg.train.learning_rate},
+                              {"params": heads, "lr": head_lr}], weight_decay=cfg.train.weight_decay)
+
+
 def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) -> Path:
     """Fine-tune the extractive scorer from ``config_path``; write the model folder ``out_dir``."""
     import shutil
@@ -230,7 +242,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     )
     limit = time_limit_callback(t.time_limit_minutes) if t.time_limit_minutes else None
     trainer = Trainer(model=model, args=args, train_dataset=_Examples(examples), data_collator=_collator(tok.pad_token_id),
-                      callbacks=[limit] if limit else [])
+                      callbacks=[limit] if limit else [], optimizers=(_optimizer(model, cfg), None))
     attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=last if resume else None)
