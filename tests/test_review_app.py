@@ -150,11 +150,10 @@ def test_review_log_is_append_only_and_bad_records_name_the_line(tmp_path):
         read_reviews(tmp_path / "missing.jsonl")
 
 
-def test_cli_help_has_an_example():
-    from typer.testing import CliRunner
+def test_cli_help_has_an_example(capsys):
+    from tests.cli_runner import main
 
-    from mlnews.cli.app import app
-    import mlnews.cli.review  # noqa: F401 - registers the command
-
-    out = CliRunner().invoke(app, ["review", "--help"]).output
-    assert "Example:" in out and "127.0.0.1" in out and "--reviewer" in out
+    with pytest.raises(SystemExit) as exit:
+        main(["review", "--help"])
+    out = capsys.readouterr().out
+    assert exit.value.code == 0 and "Example:" in out and "127.0.0.1" in out and "--reviewer" in out

@@ -68,7 +68,11 @@ def run_build(
         def rows() -> Iterator:
             return iter_items(cfg, resolver, mappings, spool)
 
-        scan = Scanner(cfg, taxonomy.names, mapper, rules)
+        from mlnews.data.reviews import load_review_sources
+
+        reviews = load_review_sources([(s.name, resolver.many(s.path, f"sources[{i}].path"))
+                                       for i, s in enumerate(cfg.sources) if s.type == "review"], taxonomy.names)
+        scan = Scanner(cfg, taxonomy.names, mapper, rules, reviews)
         progress("scan", 0)  # total unknown until the sources are read
         for item in rows():
             scan.add(item)
@@ -81,12 +85,15 @@ def run_build(
         dedup_stats, capped = d.dedup_cap_group()
         progress("dedup", d.n)
         d.split()
+        review_stats = d.apply_reviews(reviews)
         progress("write", 0, total=d.n)
         with atomic_dir(out) as tmp:
             _write(tmp, d, rows, progress)
             stats = compute_stats(cfg, scan.n, scan.sources, scan.langs, taxonomy.names, d.cls, d.summ, d.splits,
                                   d.label, d.origin, scan.column("source"), d.lang, scan.column("kind"),
                                   scan.column("cfg_source"), mapper, capped, weak_stats, dedup_stats, scan.errors)
+            if review_stats is not None:
+                stats["reviews"] = review_stats
             write_json(tmp / "labels.json", taxonomy.to_json())
             write_json(tmp / "stats.json", stats)
             write_text(tmp / "stats.md", render_stats_md(stats))
@@ -169,6 +176,10 @@ class _Decisions:
         below = pool & ~done
         self.cls[below] = R["below_threshold"]
         stats["below_threshold"] = int(below.sum())
+        # a reviewed row that had no usable label (below the threshold, unmapped) is kept with its reviewed label
+        self.review = self.scan.column("review")
+        self.revived = (self.review >= 0) & np.isin(self.cls, [R["below_threshold"], R["unmapped_label"]])
+        self.cls[self.revived] = R["keep"]
         return stats
 
     def dedup_cap_group(self) -> tuple[dict, dict]:
@@ -225,12 +236,34 @@ class _Decisions:
         self.splits[live[forced >= 0]] = forced[forced >= 0]
         live = live[forced < 0]
         n_labels = len(self.scan.label_names)
+        # Reviewed labels are applied after the split (apply_reviews): a corrected row is split by the label it
+        # had, so it stays in its split. Rows that only a review keeps (revived) are split afterwards, without
+        # disturbing the others: with their group where it has other rows, else train/validation by reviewed label.
+        revived, live = live[self.revived[live]], live[~self.revived[live]]
         strata = np.where(cls[live] == R["keep"], self.label[live],
                           n_labels + self.scan.column("source")[live]).astype(np.int64)
         allowed = [ORIGINS.index(o) for o in cfg.split.test_origins]
         test_ok = np.where(cls[live] == R["keep"], np.isin(self.origin[live], allowed), True)
-        self.splits[live] = assign_splits(self.roots[live], strata, test_ok,
-                                          (cfg.split.train, cfg.split.validation, cfg.split.test), cfg.seed)
+        ratios = (cfg.split.train, cfg.split.validation, cfg.split.test)
+        self.splits[live] = assign_splits(self.roots[live], strata, test_ok, ratios, cfg.seed)
+        if len(revived):
+            of_group = dict(zip(self.roots[live].tolist(), self.splits[live].tolist()))
+            joined = np.array([int(r) in of_group for r in self.roots[revived]], dtype=bool)
+            self.splits[revived[joined]] = [of_group[int(r)] for r in self.roots[revived[joined]]]
+            alone = revived[~joined]
+            self.splits[alone] = assign_splits(self.roots[alone], self.review[alone].astype(np.int64),
+                                               np.zeros(len(alone), dtype=bool), ratios, cfg.seed + 1)
+
+    def apply_reviews(self, reviews) -> dict | None:
+        """Reviewed labels replace the labels of their kept rows (origin ``reviewed``, confidence 1); stats."""
+        if reviews is None:
+            return None
+        hit = (self.review >= 0) & (self.cls == R["keep"])
+        changed = hit & (self.review != self.label)
+        self.label[hit], self.origin[hit], self.conf[hit] = self.review[hit], ORIGINS.index("reviewed"), 1.0
+        by_split = {s: int((hit & (self.splits == i)).sum()) for i, s in enumerate(SPLITS)}
+        return {**reviews.stats(), "rows_relabelled": int(hit.sum()), "label_changed": int(changed.sum()),
+                "kept_by_review": int((self.revived & hit).sum()), "by_split": by_split}
 
 
 def _write(tmp: Path, d: _Decisions, rows: Callable[[], Iterator], progress: Progress) -> None:

@@ -103,7 +103,7 @@ def render_dataset_card(cfg: DataConfig, resolver: PathResolver, stats: dict, ta
             "`source_rubric` (the publisher's rubric or URL section, mapped to the taxonomy by the config's "
             "`label_maps`), `weak` (no usable source label: labelled by "
             f"{' then '.join(w['methods']) or 'no method'} at confidence >= {w['threshold']}; `confidence` "
-            f"holds the score). Weak labels are never in the test split (`split.test_origins`: "
+            f"holds the score), `reviewed` (set by a person in `mlnews review`; the row keeps its split). Weak labels are never in the test split (`split.test_origins`: "
             f"{', '.join(cfg.split.test_origins)}).", ""]
     out.append(_table(["source", "label_origin", "rows"], [[s, o, c] for (s, o), c in sorted(origins.items())]))
     if stats.get("unmapped_labels"):
@@ -114,7 +114,9 @@ def render_dataset_card(cfg: DataConfig, resolver: PathResolver, stats: dict, ta
     rows = []
     for i, s in enumerate(cfg.sources):
         files = resolver.many(s.path, f"sources[{i}].path")
-        if s.type != "corpus" or not s.use_labels:
+        if s.type == "review":
+            how = "corrections from `mlnews review`: override the labels of the same rows (origin reviewed)"
+        elif s.type != "corpus" or not s.use_labels:
             how = "no source labels (weak labeller)"
         else:
             how = (f"label map `{s.label_map}`" if s.label_map else "taxonomy names") + f", origin {s.label_origin}"

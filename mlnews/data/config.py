@@ -16,16 +16,17 @@ from mlnews.errors import ConfigError
 from mlnews.ingest.corpus import ColumnMapping
 
 SPLITS = ("train", "validation", "test")
-ORIGINS = ("gold", "source_rubric", "weak")
+ORIGINS = ("gold", "source_rubric", "weak", "reviewed")  # reviewed: a `type: review` source (docs/review.md)
 
 
 @dataclass
 class SourceConfig:
-    """One input: a JSONL/CSV corpus, a folder/glob of page dumps, or of HTML pages."""
+    """One input: a JSONL/CSV corpus, a folder/glob of page dumps, or of HTML pages; or a review file
+    (``type: review``: label corrections of ``mlnews review`` that override the labels of other sources' rows)."""
 
     name: str
     path: str
-    type: Literal["corpus", "pages", "html"] = "corpus"
+    type: Literal["corpus", "pages", "html", "review"] = "corpus"
     mapping: Optional[str] = None  # a mapping name from `mappings_file`
     columns: Optional[ColumnMapping] = None  # or an inline column mapping
     label_map: Optional[str] = None  # a table of `label_maps`; None: labels must be taxonomy names
@@ -44,6 +45,13 @@ class SourceConfig:
     def validate(self, prefix: str = "") -> None:
         if self.cap is not None and self.cap < 0:
             raise ConfigError(f"{prefix}.cap: expected a non-negative integer or null, got {self.cap}")
+        if self.type == "review":
+            defaults = SourceConfig(self.name, self.path)
+            for key in ("mapping", "columns", "label_map", "label_origin", "use_labels", "unmapped", "cap",
+                        "lead_is_summary", "classification", "summarisation", "strict", "split"):
+                if getattr(self, key) != getattr(defaults, key):
+                    raise ConfigError(f"{prefix}.{key}: does not apply to a review source (it only has name and path; "
+                                      "reviewed rows keep their own split)")
         if self.type == "corpus" and self.mapping is None and self.columns is None:
             raise ConfigError(f"{prefix}: a corpus source needs `mapping:` (a name in mappings_file) or `columns:`")
 
@@ -89,7 +97,7 @@ class SplitConfig:
     train: float = 0.8
     validation: float = 0.1
     test: float = 0.1
-    test_origins: list[Literal["gold", "source_rubric", "weak"]] = field(
+    test_origins: list[Literal["gold", "source_rubric", "weak", "reviewed"]] = field(
         default_factory=lambda: ["gold", "source_rubric"]
     )
 

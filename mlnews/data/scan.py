@@ -30,7 +30,7 @@ NOT_ARTICLE = -1  # summarisation status of headline rows (they are not summaris
 _COLUMNS = {
     "cfg_source": "h", "source": "h", "kind": "b", "lang": "b", "key": "q", "body_key": "q", "label": "h",
     "origin": "b", "cls": "b", "summ": "b", "pool": "b", "rule_label": "h", "rule_conf": "f",
-    "near_rows": "q", "bands": "q", "sigs": "B",
+    "near_rows": "q", "bands": "q", "sigs": "B", "review": "h",
 }
 
 
@@ -43,8 +43,9 @@ def detect_lang(text: str) -> str:
 class Scanner:
     """Accumulates the per-row columns of pass 1 (see the module docstring)."""
 
-    def __init__(self, cfg: DataConfig, label_names: list[str], mapper: LabelMapper, rules=None):
+    def __init__(self, cfg: DataConfig, label_names: list[str], mapper: LabelMapper, rules=None, reviews=None):
         self.cfg, self.mapper, self.rules = cfg, mapper, rules
+        self.reviews = reviews  # mlnews.data.reviews.ReviewIndex of the review sources, or None
         self.label_names = label_names
         self.langs = list(cfg.langs)
         self.lab_idx = {n: i for i, n in enumerate(label_names)}
@@ -143,9 +144,16 @@ class Scanner:
         for name, value in (("cfg_source", item.cfg_source), ("source", self._source_idx[item.source]),
                             ("kind", int(is_article)), ("lang", lang_code), ("key", key), ("body_key", body_key),
                             ("label", label), ("origin", origin), ("cls", cls), ("summ", summ), ("pool", pool),
-                            ("rule_label", rlab), ("rule_conf", rconf)):
+                            ("rule_label", rlab), ("rule_conf", rconf), ("review", self._review(item))):
             c[name].append(value)
         self.n += 1
+
+    def _review(self, item: Item) -> int:
+        """The reviewed label (index) of a row, or -1: applied later, after the weak labels and the split."""
+        if self.reviews is None or item.error is not None or not self.cfg.sources[item.cfg_source].classification:
+            return -1
+        name = self.reviews.match(item.id, item.text)
+        return self.lab_idx[name] if name is not None else -1
 
     def near_arrays(self) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(rows, bands [rows x bands], signatures [rows x num_perm])`` or None without near-dedup."""

@@ -85,6 +85,8 @@ def iter_items(
     them to ``spool/<source index>.jsonl`` and later passes read them back from there.
     """
     for idx, src in enumerate(cfg.sources):
+        if src.type == "review":  # no rows of its own: it relabels rows of the other sources (data/reviews.py)
+            continue
         if spool is None or src.type == "corpus":
             yield from _iter_source(idx, cfg, resolver, mappings)
             continue

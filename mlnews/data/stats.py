@@ -64,6 +64,16 @@ def render_stats_md(stats: dict) -> str:
             f"Methods {', '.join(w['methods']) or '(none)'}, threshold {w['threshold']}: pool {w['pool']} rows; "
             + ", ".join(f"{m}: {c}" for m, c in w["labelled"].items())
             + f"; below threshold: {w['below_threshold']}; TF-IDF trained on {w['tfidf_train_rows']} rows."]
+    if stats.get("reviews"):
+        r = stats["reviews"]
+        out += ["", "## Reviewed labels (`type: review` sources)", "",
+                f"{r['records']} records in {len(r['files'])} file(s) ({r['torn_lines']} torn lines skipped) decide "
+                f"{r['rows_decided']} rows; conflicts (records disagreeing on a row, {r['rule']}): {r['conflicts']}.",
+                f"Rows relabelled: {r['rows_relabelled']} (label changed: {r['label_changed']}; kept only thanks to the "
+                f"review: {r['kept_by_review']}); matched by id + text hash: {r['matched_by_id']}, by text hash only: "
+                f"{r['matched_by_text']}; stale (id reviewed, text changed since): {r['stale']}; decisions applied to no "
+                f"row (the stale ones included): {r['unmatched']}.", "",
+                _table(["split", "reviewed rows"], [[s, c] for s, c in r["by_split"].items()])]
     d = stats["dedup"]
     out += ["", "## Dedup", "",
             f"Exact duplicates dropped: {d['exact_duplicates']}; near-duplicate unions: {d['near_duplicate_unions']}; "

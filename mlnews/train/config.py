@@ -55,7 +55,7 @@ class DataSection:
     train_split: str = "train"
     validation_split: str = "validation"
     test_split: str = "test"
-    label_origins: list[Literal["gold", "source_rubric", "weak"]] = field(default_factory=list)  # train only on these; [] = all
+    label_origins: list[Literal["gold", "source_rubric", "weak", "reviewed"]] = field(default_factory=list)  # train only on these; [] = all
     min_confidence: float = option(0.0, ge=0.0, le=1.0)  # drop training rows below this label confidence (reported)
     max_train_examples: Optional[int] = option(None, ge=1)  # stratified cap on training rows (CPU budget); null = all
 
