@@ -132,6 +132,7 @@
       $("status").textContent = "saved: " + res.record.id + " " + (res.record.old_label || "—") + " → " + res.record.new_label;
       state.rows[state.current] = res.row;
       renderRows();
+      renderConfusion(await api("api/confusion?" + query()));
       await select(state.current + 1 < state.rows.length ? state.current + 1 : state.current);
     } catch (e) { $("status").textContent = "not saved: " + e.message; }
   }
