@@ -157,3 +157,15 @@ def test_cli_help_has_an_example(capsys):
         main(["review", "--help"])
     out = capsys.readouterr().out
     assert exit.value.code == 0 and "Example:" in out and "127.0.0.1" in out and "--reviewer" in out
+
+
+def test_malformed_input_rows_are_reported_not_dropped_silently(tmp_path):
+    from mlnews.review.rows import load_rows
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"id": "x", "text": "Курс рубля упал"}\n{"text": \n', encoding="utf-8")
+    rows, skipped = load_rows(str(path))
+    assert [r.id for r in rows] == ["x"] and len(skipped) == 1 and skipped[0].startswith(f"{path}:2: ")
+    path.write_text('{"text": \n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"no rows to review \(1 malformed rows skipped; the first: .*:1: "):
+        load_rows(str(path))

@@ -54,7 +54,9 @@ def review_cmd(
     api_keys = load_api_keys(api_key_file)
     session = ReviewSession(model_dir, data if len(data) > 1 else data[0], out, reviewer or default_reviewer(),
                             summariser=None if summariser in (None, "none") else summariser, splits=splits)
-    print(f"mlnews review: {len(session.rows)} rows ({session.skipped} malformed input rows skipped), "
+    for where in session.skipped[:5]:
+        print(f"mlnews review: skipped {where}", file=sys.stderr)
+    print(f"mlnews review: {len(session.rows)} rows ({len(session.skipped)} malformed input rows skipped), "
           f"{session.preloaded} already reviewed in {out}" + (f", {session.torn} torn line(s) there" if session.torn else ""),
           file=sys.stderr)
     print(f"mlnews review: http://{host}:{port}/" + ("#key=KEY" if api_keys else ""), file=sys.stderr)

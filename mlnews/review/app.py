@@ -160,7 +160,7 @@ def create_review_app(session: ReviewSession, api_keys: Sequence[str] = (), max_
         """Labels, the values each filter can take, the model, the reviewer and the review file."""
         values = {k: sorted({getattr(r, k) or "-" for r in session.rows}) for k in FILTERS}
         return {"labels": session.labels, "filters": values, "model": session.model_name, "reviewer": session.reviewer,
-                "out": str(session.log.path), "rows": len(session.rows), "skipped_input_rows": session.skipped,
+                "out": str(session.log.path), "rows": len(session.rows), "skipped_input_rows": len(session.skipped),
                 "reviews_loaded": session.preloaded, "torn_lines": session.torn,
                 "uncertainty": "margin of the top-2 model probabilities (uncalibrated)"}
 

@@ -64,27 +64,29 @@ def _dataset_rows(path: Path, splits: Sequence[str]) -> list[ReviewRow]:
     return rows
 
 
-def _input_rows(inputs: Sequence[str]) -> tuple[list[ReviewRow], int]:
+def _input_rows(inputs: Sequence[str]) -> tuple[list[ReviewRow], list[str]]:
     from mlnews.ingest import detect_lang
     from mlnews.ingest.inputs import BadRow, Columns, ReadStats, iter_rows
 
     stats = ReadStats()
     rows: list[ReviewRow] = []
+    bad: list[str] = []
     cols = Columns(text="text", id="id", lead="lead", body="body", label="label")
     for r in iter_rows(list(inputs), cols, stats):
         if isinstance(r, BadRow):
-            continue  # counted in stats.skipped
+            bad.append(str(r))  # reported by the caller (mlnews review prints the count and the first)
+            continue
         f = r.fields or {}
         kind = "article" if r.body else "headline"
         lang = str(f.get("lang") or "") or detect_lang(" ".join([r.text, r.lead, r.body[:500]]))
         source = str(f.get("source") or "") or r.where.rsplit(":", 1)[0]
         origin = f.get("label_origin") or ("gold" if r.label else None)
         rows.append(ReviewRow(len(rows), r.id, r.text, r.lead, r.body, kind, lang, source, "", r.label, origin))
-    return rows, stats.n_skipped
+    return rows, bad
 
 
-def load_rows(data: str | os.PathLike | Sequence[str], splits: Sequence[str] = SPLITS) -> tuple[list[ReviewRow], int]:
-    """The rows of DATA (see the module docstring) and the number of input rows skipped as malformed."""
+def load_rows(data: str | os.PathLike | Sequence[str], splits: Sequence[str] = SPLITS) -> tuple[list[ReviewRow], list[str]]:
+    """The rows of DATA (see the module docstring) and the input rows skipped as malformed (``FILE:LINE: why``)."""
     items = [str(data)] if isinstance(data, (str, os.PathLike)) else [str(d) for d in data]
     bad = [s for s in splits if s not in SPLITS]
     if bad:
@@ -97,10 +99,11 @@ def load_rows(data: str | os.PathLike | Sequence[str], splits: Sequence[str] = S
             rows = _dataset_rows(p, splits)
             if not rows:
                 raise InputError(f"{p}: no classification rows in the split(s) {', '.join(splits)}")
-            return rows, 0
+            return rows, []
     rows, skipped = _input_rows(items)
     if not rows:
-        raise InputError(f"{', '.join(items)}: no rows to review ({skipped} malformed rows skipped)")
+        first = f"; the first: {skipped[0]}" if skipped else ""
+        raise InputError(f"{', '.join(items)}: no rows to review ({len(skipped)} malformed rows skipped{first})")
     return rows, skipped
 
 
