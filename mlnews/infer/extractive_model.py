@@ -15,15 +15,13 @@ string is scored without it (a note says so).
 
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
 
 from mlnews.errors import InputError
 from mlnews.infer.extractive import select
-from mlnews.infer.sentences import is_dateline
-from mlnews.infer.summariser import Summariser, Summary, _check_budget, _prepare, extractive_summary
+from mlnews.infer.summariser import Summariser, Summary, extractive_summary, prepared_items
 from mlnews.modelfolder import ModelFolder
 from mlnews.types import Article
 
@@ -123,15 +121,11 @@ class TrainedExtractiveSummariser(Summariser):
         return other
 
     def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
-        _check_budget(max_words)
         out = []
-        for item in items:
-            t0 = time.perf_counter()
-            sents, lang, notes = _prepare(item)
+        for item, t0, sents, lang, notes, skip in prepared_items(items, max_words):
             title = item.title if isinstance(item, Article) and item.title and item.title.strip() else None
             if self.title_in_input and title is None:
                 notes.append("no title given: sentences were scored without it (the model was trained with titles)")
-            skip = 1 if len(sents) > 1 and is_dateline(sents[0]) else 0
             scores = score_sentences(self.model, self.tokenizer, sents, target_id=self.target_id,
                                      title=title if self.title_in_input else None, prefix=self.prefix,
                                      max_length=self.max_length, max_sentence_tokens=self.max_sentence_tokens)

@@ -189,12 +189,8 @@ class ExtractiveSummariser(Summariser):
     def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
         from mlnews.infer import extractive
 
-        _check_budget(max_words)
         out = []
-        for item in items:
-            t0 = time.perf_counter()
-            sents, lang, notes = _prepare(item)
-            skip = 1 if len(sents) > 1 and is_dateline(sents[0]) else 0  # "МОСКВА, 20 окт – РИА Новости."
+        for _, t0, sents, lang, notes, skip in prepared_items(items, max_words):
             if self.kind == "lead":
                 idx = extractive.lead(sents[skip:], self.k, max_words)
             else:
@@ -202,6 +198,20 @@ class ExtractiveSummariser(Summariser):
             idx = [i + skip for i in idx]
             out.append(extractive_summary(sents, idx, max_words, self.method, lang, notes, t0))
         return out
+
+
+def prepared_items(items: Sequence[str | Article], max_words: int | None):
+    """``(item, t0, sentences, lang, notes, skip)`` per input, for sentence-picking summarisers; ``skip`` is 1
+    when the first sentence is a dateline ("МОСКВА, 20 окт – РИА Новости."), which is never picked."""
+    _check_budget(max_words)
+
+    def each():
+        for item in items:
+            t0 = time.perf_counter()
+            sents, lang, notes = _prepare(item)
+            yield item, t0, sents, lang, notes, (1 if len(sents) > 1 and is_dateline(sents[0]) else 0)
+
+    return each()
 
 
 def extractive_summary(sents: list[str], idx: list[int], max_words: int | None, method: str, lang: str,
