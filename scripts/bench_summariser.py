@@ -74,7 +74,7 @@ def _timing(summariser, articles, repeats: int = 1) -> float:
 
 def _forty_sentence_articles(rows: list[dict], n: int = 20) -> list:
     """Articles of exactly 40 sentences: consecutive test bodies' sentences run together (real text)."""
-    from mlnews.infer.sentences import split_sentences
+    from mlnews.ingest.sentences import split_sentences
     from mlnews.types import Article
 
     pool = [s for r in rows for s in split_sentences(r["text"])]

@@ -1,4 +1,4 @@
-"""Sentence splitting, lead-k and TextRank (mlnews.infer.sentences / extractive)."""
+"""Sentence splitting, lead-k and TextRank (mlnews.ingest.sentences / extractive)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlnews.infer.extractive import lead, pagerank, textrank, tfidf_similarity
-from mlnews.infer.sentences import count_words, split_sentences, truncate_words
+from mlnews.ingest.sentences import count_words, split_sentences, truncate_words
 
 ARTICLE = """В. Путин провёл совещание с членами правительства в Кремле. Обсуждали бюджет, т.е. расходы на 2025 г. и доходы.
 «Мы справимся. Всё будет хорошо», — заявил президент. Курс составил 92,5 руб. за доллар.

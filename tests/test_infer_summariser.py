@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlnews.errors import InputError
-from mlnews.infer.sentences import split_sentences
+from mlnews.ingest.sentences import split_sentences
 from mlnews.infer.summariser import MAX_SENTENCES, Summariser
 from mlnews.types import Article, Headline
 

@@ -10,7 +10,7 @@ an optional word budget ``max_words``:
   and Ukrainian stemming) or of sentence embeddings from a callable (the packaged e5 encoder).
 
 When not even one sentence fits the budget, the first chosen sentence is returned alone and the
-caller cuts it to ``max_words`` words (see :func:`mlnews.infer.sentences.truncate_words`).
+caller cuts it to ``max_words`` words (see :func:`mlnews.ingest.sentences.truncate_words`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mlnews.infer.sentences import count_words
+from mlnews.ingest.sentences import count_words
 
 Embedder = Callable[[list[str]], np.ndarray]
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from mlnews.errors import InputError
 from mlnews.modelfolder import ModelFolder
-from mlnews.infer.sentences import count_words, is_dateline, split_sentences, truncate_words
+from mlnews.ingest.sentences import count_words, is_dateline, split_sentences, truncate_words
 from mlnews.types import Article
 
 MAX_SENTENCES = 400  # sentences of one article considered by any method

@@ -99,7 +99,7 @@ class ReviewSession:
         if row.kind != "article" or not row.body.strip() or self.summariser is None:
             return None
         if row.idx not in self._summaries:
-            from mlnews.infer.sentences import split_sentences
+            from mlnews.ingest.sentences import split_sentences
             from mlnews.infer.summariser import MAX_SENTENCES
 
             s = self.summariser.summarise(row.body)

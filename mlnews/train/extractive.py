@@ -17,7 +17,7 @@ from typing import Sequence
 
 from mlnews.errors import ConfigError, InputError
 from mlnews.evaluate.rouge import rouge_n, tokenize
-from mlnews.infer.sentences import is_dateline, split_sentences
+from mlnews.ingest.sentences import is_dateline, split_sentences
 from mlnews.train.config import SummariserConfig, load_summariser_config
 
 ORACLE_MAX_SENTENCES = 3
