@@ -195,7 +195,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     from mlnews.data.articles import article_rows, cap_rows
     from mlnews.io import write_json, write_text
     from mlnews.modelfolder import CHECKPOINTS, CONFIG, HISTORY, METRICS, PICKLED_WEIGHTS, InputSpec, Manifest, ModelFolder
-    from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback
+    from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback, train_history
 
     cfg = load_summariser_config(config_path, overrides)
     if cfg.model.kind != "extractive":
@@ -254,17 +254,8 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     for name in PICKLED_WEIGHTS:
         (out_dir / name).unlink(missing_ok=True)
     write_text(folder.file(CONFIG), dump_yaml(cfg))
-    history = {
-        "train_seconds": round(train_seconds, 1),
-        "global_step": trainer.state.global_step,
-        "epochs_done": round(float(trainer.state.epoch or 0), 3),
-        "train_loss": round(float(result.training_loss), 4),
-        "stopped_by_time_limit": bool(limit and limit.hit),
-        "log": trainer.state.log_history,
-        "train_articles": len(rows),
-        "examples": report,
-        "resumed_from": Path(last).name if resume and last else None,
-    }
+    history = train_history(trainer, result, train_seconds, limit, last if resume else None,
+                            train_articles=len(rows), examples=report)
     write_json(folder.file(HISTORY), history)
     manifest = Manifest.new(
         task="summarisation", kind="extractive", base_model=base,

@@ -35,7 +35,7 @@ from mlnews.io import write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, HISTORY, METRICS, PICKLED_WEIGHTS, InputSpec, Manifest, ModelFolder
 from mlnews.train.config import GenerationSection, SummariserConfig, load_summariser_config
 from mlnews.train.card import render_summariser_card
-from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback
+from mlnews.train.trainer import attach, last_checkpoint, time_limit_callback, train_history
 
 log = logging.getLogger(__name__)
 
@@ -241,17 +241,9 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         (out_dir / name).unlink(missing_ok=True)  # pickles: never ship one in a model folder
     model.generation_config.save_pretrained(out_dir)
     write_text(folder.file(CONFIG), dump_yaml(cfg))
-    history = {
-        "train_seconds": round(train_seconds, 1),
-        "global_step": trainer.state.global_step,
-        "epochs_done": round(float(trainer.state.epoch or 0), 3),
-        "train_loss": round(float(result.training_loss), 4),
-        "stopped_by_time_limit": bool(limit and limit.hit),
-        "log": trainer.state.log_history,
-        "train_examples": len(train_rows),
-        "resumed_from": Path(last).name if resume and last else None,
-        "skipped_no_target": {"train": skipped_train, "validation": skipped_val},
-    }
+    history = train_history(trainer, result, train_seconds, limit, last if resume else None,
+                            train_examples=len(train_rows),
+                            skipped_no_target={"train": skipped_train, "validation": skipped_val})
     write_json(folder.file(HISTORY), history)
     manifest = Manifest.new(
         task="summarisation", kind="seq2seq", base_model=base,

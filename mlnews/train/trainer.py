@@ -68,3 +68,17 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
             else:
                 shutil.rmtree(path, ignore_errors=True)
     return max(complete)[1] if complete else None
+
+
+def train_history(trainer, result, train_seconds: float, limit, resumed_from: str | None, **extra) -> dict:
+    """The ``train_history.json`` record every Trainer-based trainer writes (``extra``: trainer-specific counts)."""
+    return {
+        "train_seconds": round(train_seconds, 1),
+        "global_step": trainer.state.global_step,
+        "epochs_done": round(float(trainer.state.epoch or 0), 3),
+        "train_loss": round(float(result.training_loss), 4),
+        "stopped_by_time_limit": bool(limit and limit.hit),
+        "log": trainer.state.log_history,
+        "resumed_from": Path(resumed_from).name if resumed_from else None,
+        **extra,
+    }
