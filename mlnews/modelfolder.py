@@ -99,7 +99,7 @@ class InputSpec:
             want = type(getattr(cls(), key))
             if value is None and key == "prefix":
                 value = ""
-            if want is int and isinstance(value, bool) or not isinstance(value, want):
+            if (want is int and isinstance(value, bool)) or not isinstance(value, want):
                 raise InputError(f"{where}: input.{key}: expected {want.__name__}, got {value!r}")
             kwargs[key] = value
         return cls(**kwargs)

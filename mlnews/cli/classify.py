@@ -101,13 +101,10 @@ def classify_cmd(
 
 def summary_line(stats, seconds: float, *, uncertain: int, min_score: float | None, ignored: int,
                  output: str | None) -> str:
-    """``rows in N; rows out N; rows skipped N (reasons); ...`` (also used by classify-dist)."""
-    reasons = ", ".join(f"{n} {why}" for why, n in stats.skipped.most_common())
-    parts = [
-        f"rows in {stats.rows_in}",
-        f"rows out {stats.rows_out}",
-        f"rows skipped {stats.n_skipped}" + (f" ({reasons})" if reasons else ""),
-    ]
+    """``rows in N; rows out N; rows skipped N (reasons); ...``."""
+    from mlnews.infer.records import row_counts
+
+    parts = row_counts(stats)
     if min_score is not None:
         parts.append(f"below --min-score {uncertain}")
     if stats.blank_lines:

@@ -81,12 +81,9 @@ def classify_dist_cmd(
               file=sys.stderr)
     for path in res.ignored[:10]:
         print(f"mlnews classify-dist: ignored {path}: not a shard (unknown extension)", file=sys.stderr)
-    reasons = ", ".join(f"{n} {why}" for why, n in res.skipped.most_common())
-    parts = [
-        f"rows in {res.rows_in}",
-        f"rows out {res.rows_out}",
-        f"rows skipped {res.n_skipped}" + (f" ({reasons})" if reasons else ""),
-    ]
+    from mlnews.infer.records import row_counts
+
+    parts = row_counts(res)
     if res.blank_lines:
         parts.append(f"blank lines ignored {res.blank_lines}")
     if res.ignored:

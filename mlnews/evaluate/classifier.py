@@ -27,7 +27,7 @@ ROW_FIELDS = ("id", "text", "lead", "body", "label", "lang", "source")
 
 def dataset_rows(data: str | Path, split: str) -> list[dict[str, Any]]:
     """Rows of one classification split of a dataset folder or data config (built and cached)."""
-    from mlnews.data import ensure_dataset, load_built
+    from mlnews.data import ensure_dataset, label_names, load_built
 
     folder = Path(ensure_dataset(data))
     dd = load_built(folder).classification
@@ -37,19 +37,16 @@ def dataset_rows(data: str | Path, split: str) -> list[dict[str, Any]]:
     n = len(ds)
     defaults = {"id": [f"{split}-{i}" for i in range(n)], "lead": [""] * n, "body": [""] * n,
                 "lang": ["unknown"] * n, "source": ["unknown"] * n}
-    cols = {c: ds[c] if c in ds.column_names else defaults[c] for c in ROW_FIELDS}
-    names = ds.features["label"].names if hasattr(ds.features.get("label"), "names") else None
+    cols = {c: ds[c] if c in ds.column_names else defaults[c] for c in ROW_FIELDS if c != "label"}
+    cols["label"] = label_names(ds)  # ClassLabel ids -> names (-1 -> None)
     rows = []
     for i in range(n):
-        label = cols["label"][i]
-        if names is not None and isinstance(label, int):
-            label = names[label]  # a ClassLabel column
         rows.append({
             "id": str(cols["id"][i]),
             "text": cols["text"][i] or "",
             "lead": cols["lead"][i] or "",
             "body": cols["body"][i] or "",
-            "label": label,
+            "label": cols["label"][i],
             "lang": cols["lang"][i] or "unknown",
             "source": cols["source"][i] or "unknown",
         })

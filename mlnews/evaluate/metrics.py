@@ -122,18 +122,16 @@ def paired_bootstrap(
     for i in range(n_boot):
         idx = rng.integers(0, len(t), len(t))
         deltas[i] = macro_f1_codes(t[idx], b[idx], k) - macro_f1_codes(t[idx], a[idx], k)
-    tail = (1.0 - confidence) / 2 * 100
     f1_a, f1_b = macro_f1_codes(t, a, k), macro_f1_codes(t, b, k)
-    return {
-        "macro_f1_a": f1_a,
-        "macro_f1_b": f1_b,
-        "delta": f1_b - f1_a,
-        "low": float(np.percentile(deltas, tail)),
-        "high": float(np.percentile(deltas, 100 - tail)),
-        "p_b_not_better": float((deltas <= 0).mean()),
-        "n": len(t),
-        "n_boot": n_boot,
-    }
+    return {"macro_f1_a": f1_a, "macro_f1_b": f1_b, "delta": f1_b - f1_a, **_interval(deltas, confidence),
+            "n": len(t), "n_boot": n_boot}
+
+
+def _interval(deltas: np.ndarray, confidence: float) -> dict[str, float]:
+    """The percentile interval of bootstrapped gaps and the share of resamples where b <= a."""
+    tail = (1.0 - confidence) / 2 * 100
+    return {"low": float(np.percentile(deltas, tail)), "high": float(np.percentile(deltas, 100 - tail)),
+            "p_b_not_better": float((deltas <= 0).mean())}
 
 
 def paired_bootstrap_mean(
@@ -158,17 +156,8 @@ def paired_bootstrap_mean(
     rng = np.random.default_rng(seed)
     diff = b - a
     deltas = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2 * 100
-    return {
-        "mean_a": float(a.mean()),
-        "mean_b": float(b.mean()),
-        "delta": float(diff.mean()),
-        "low": float(np.percentile(deltas, tail)),
-        "high": float(np.percentile(deltas, 100 - tail)),
-        "p_b_not_better": float((deltas <= 0).mean()),
-        "n": len(a),
-        "n_boot": n_boot,
-    }
+    return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "delta": float(diff.mean()),
+            **_interval(deltas, confidence), "n": len(a), "n_boot": n_boot}
 
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> np.ndarray:

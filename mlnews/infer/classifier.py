@@ -169,7 +169,7 @@ class Classifier:
         if backend == "auto":
             backend = BACKEND_OF_KIND.get(kind, kind)
         labels = list(manifest.labels or [])
-        if backend in ("tfidf",) or kind == "tfidf":
+        if "tfidf" in (backend, kind):
             backend_kwargs.pop("batch_size", None)  # scikit-learn predicts the whole list at once
             backend_kwargs.pop("num_threads", None)
         impl: Backend

@@ -37,6 +37,13 @@ def prediction_record(row_id: str, text: str, pred: dict[str, Any], *, top_k: bo
     return rec
 
 
+def row_counts(stats: ReadStats) -> list[str]:
+    """The head of a summary line: ``rows in N``, ``rows out N``, ``rows skipped N (reasons)``."""
+    reasons = ", ".join(f"{n} {why}" for why, n in stats.skipped.most_common())
+    return [f"rows in {stats.rows_in}", f"rows out {stats.rows_out}",
+            f"rows skipped {stats.n_skipped}" + (f" ({reasons})" if reasons else "")]
+
+
 def reason_kind(reason: str) -> str:
     """A short category for the summary line ("malformed JSON", "missing field 'text'", ...)."""
     return re.sub(r"(?<![\w-])\d+", "N", reason.split(" (")[0])
