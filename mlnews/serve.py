@@ -208,20 +208,6 @@ class LabelsResponse(BaseModel):
     labels: list[str]
 
 
-def parse_page(text: str, source: str = "<page>") -> Any:
-    """A page given as a string -> :class:`Article`, the way ``mlnews summarise FILE`` reads a file:
-    HTML (trafilatura), else the page-dump layout when it has a sidebar heading, else plain text."""
-    from mlnews.ingest import has_sidebar, looks_like_html, parse_plain_text
-    from mlnews.ingest.html import parse_html_text
-    from mlnews.ingest.page import parse_page_text
-
-    if looks_like_html(source, text.encode("utf-8")[:4096]):
-        return parse_html_text(text, source)
-    if has_sidebar(text):
-        return parse_page_text(text, source)
-    return parse_plain_text(text, source)
-
-
 def create_app(
     classifier_dir: str | os.PathLike | Any,
     summariser: str | os.PathLike | Any | None = None,
@@ -388,7 +374,9 @@ def create_app(
             raise HTTPException(
                 413, f"{field}: {len(value)} characters; the limit is limits.max_summarise_chars={limits.max_summarise_chars}"
             )
-        item = value if field == "text" else parse_page(value)
+        from mlnews.ingest import parse_document_text  # a page dump or HTML, parsed like `mlnews summarise FILE`
+
+        item = value if field == "text" else parse_document_text(value, "<page>")
         summary = await anyio.to_thread.run_sync(lambda: summ.summarise(item, max_words=req.max_words), limiter=limiter)
         app.state.articles_summarised.inc()
         return summary.to_json()

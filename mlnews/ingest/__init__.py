@@ -39,6 +39,7 @@ __all__ = [
     "has_sidebar",
     "looks_like_html",
     "load_page_config",
+    "parse_document_text",
     "parse_page_text",
     "parse_plain_text",
     "read_document",
@@ -122,10 +123,21 @@ def read_document(
     decoded = decode_bytes(data, name)
     if notes is not None:
         notes.extend(decoded.notes)
+    return parse_document_text(decoded.text, name, cfg, kind=text_kind if kind == "auto" else kind)
+
+
+def parse_document_text(text: str, name: str = "<text>", config: PageConfig | None = None, *,
+                        kind: DocKind = "auto") -> Article:
+    """A document already decoded to text -> Article, with :func:`read_document`'s dispatch: ``html``
+    (also detected by ``auto`` from the first tag), ``page`` (``auto``: when a sidebar heading is there),
+    else ``text``. The server reads a page posted as a string through it."""
+    from mlnews.ingest.html import parse_html_text
+
+    cfg = config or PageConfig()
+    if kind == "html" or (kind == "auto" and looks_like_html(name, text[:4096].encode("utf-8", "replace"))):
+        return parse_html_text(text, name, cfg)
     if kind == "auto":
-        kind = text_kind
-    if kind == "auto":
-        kind = "page" if has_sidebar(decoded.text, cfg) else "text"
+        kind = "page" if has_sidebar(text, cfg) else "text"
     if kind == "page":
-        return parse_page_text(decoded.text, name, cfg)
-    return parse_plain_text(decoded.text, name, cfg)
+        return parse_page_text(text, name, cfg)
+    return parse_plain_text(text, name, cfg)
