@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 import os
 import shutil
 import sys
@@ -39,8 +40,10 @@ CONFIG = "train_config.yaml"  # the whole resolved training config
 METRICS = "metrics.json"
 CARD = "README.md"
 SKOPS = "model.skops"  # scikit-learn pipelines (TF-IDF), loaded with skops' trusted types
+HEAD = "head.skops"  # the scikit-learn head of the embedding and static kinds (skops, never pickle)
 SAFETENSORS = "model.safetensors"
 ONNX = "model.onnx"
+ONNX_DIR = "onnx"  # a model folder's own ONNX export (mlnews export DIR --onnx), which backend auto prefers
 CONFUSION_PNG = "confusion_matrix.png"
 CONFUSION_CSV = "confusion_matrix.csv"
 PREDICTIONS = "predictions.jsonl"
@@ -50,7 +53,7 @@ PICKLED_WEIGHTS = ("pytorch_model.bin", "training_args.bin")  # never loaded: to
 
 FORMAT = 1
 KINDS: dict[str, tuple[str, ...]] = {
-    "classification": ("transformer", "tfidf", "onnx"),
+    "classification": ("transformer", "tfidf", "embedding", "static", "onnx"),
     "summarisation": ("seq2seq", "extractive"),
 }
 TASKS = tuple(KINDS)
@@ -62,8 +65,8 @@ INPUT_FIELDS = {
 
 #: What a trainer may find in ``--out`` from an interrupted run of its own (safe to clear):
 _OWN_FILES = {
-    MANIFEST, CONFIG, METRICS, CARD, SKOPS, SAFETENSORS, ONNX, CONFUSION_PNG, CONFUSION_CSV, PREDICTIONS,
-    HISTORY, CHECKPOINTS, "runs", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    MANIFEST, CONFIG, METRICS, CARD, SKOPS, HEAD, SAFETENSORS, ONNX, CONFUSION_PNG, CONFUSION_CSV, PREDICTIONS,
+    HISTORY, CHECKPOINTS, ONNX_DIR, "runs", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "sentencepiece.bpe.model", "vocab.txt", "chat_template.jinja",
 }
 
@@ -105,9 +108,77 @@ class InputSpec:
         return cls(**kwargs)
 
 
+def temperature_scale(probs: Any, temperature: float, *, eps: float = 1e-12) -> Any:
+    """``softmax(log(p) / T)`` row by row: the one definition of temperature scaling in mlnews.
+
+    ``p`` is clipped to ``eps`` first (no log 0). For a softmax model this equals ``softmax(logits / T)``;
+    ``T > 1`` softens the scores, ``T < 1`` sharpens them, the top label never changes. Returns an array
+    of ``probs``' float dtype (float64 for other inputs).
+    """
+    import numpy as np
+
+    p = np.asarray(probs)
+    dtype = p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64
+    if p.size == 0 or temperature == 1.0:
+        return p.astype(dtype, copy=True)
+    z = np.log(np.clip(p.astype(np.float64), eps, 1.0)) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(dtype)
+
+
+@dataclass
+class Calibration:
+    """``mlnews.json`` ``calibration``: how a classifier's raw probabilities become the scores it reports.
+
+    ``method`` is ``temperature`` (scores = :func:`temperature_scale` of the backend's probabilities);
+    ``temperature`` was fitted (minimum NLL) on ``rows`` rows of the ``fitted_on`` split after training;
+    the ``ece_*`` / ``nll_*`` values are that split's expected calibration error and negative log-likelihood
+    before and after (for the record; never read back into inference).
+    """
+
+    temperature: float
+    method: str = "temperature"
+    fitted_on: str = "validation"
+    rows: int = 0
+    report: dict[str, Any] = field(default_factory=dict)  # ece_before/after, nll_before/after, note ...
+
+    METHODS = ("temperature",)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = MANIFEST) -> "Calibration":
+        """Check a ``calibration`` mapping; errors are one line naming ``where`` and the field."""
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: calibration: expected a mapping with method and temperature, got {data!r}")
+        method = data.get("method", "temperature")
+        if method not in cls.METHODS:
+            raise InputError(f"{where}: calibration.method: expected one of {', '.join(cls.METHODS)}, got {method!r}")
+        t = data.get("temperature")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+            raise InputError(f"{where}: calibration.temperature: expected a number > 0, got {t!r}")
+        rows = data.get("rows", 0)
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise InputError(f"{where}: calibration.rows: expected a count >= 0, got {rows!r}")
+        fitted_on = data.get("fitted_on", "validation")
+        if not isinstance(fitted_on, str):
+            raise InputError(f"{where}: calibration.fitted_on: expected a split name, got {fitted_on!r}")
+        known = {"method", "temperature", "rows", "fitted_on"}
+        return cls(temperature=float(t), method=method, fitted_on=fitted_on, rows=rows,
+                   report={k: v for k, v in data.items() if k not in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "temperature": self.temperature, "fitted_on": self.fitted_on,
+                "rows": self.rows, **self.report}
+
+    def apply(self, probs: Any) -> Any:
+        """Calibrated scores from raw probabilities ``[n, n_labels]``."""
+        return temperature_scale(probs, self.temperature)
+
+
 @dataclass
 class Manifest:
-    """The typed ``mlnews.json``. ``extra`` holds kind-specific keys (``taxonomy``, ``target``, ``onnx``)."""
+    """The typed ``mlnews.json``. ``extra`` holds kind-specific keys (``taxonomy``, ``target``, ``onnx``) and
+    a classifier's ``calibration`` (typed by :attr:`calibration`)."""
 
     task: str
     kind: str
@@ -133,6 +204,12 @@ class Manifest:
         return cls(task=task, kind=kind, labels=list(labels) if labels is not None else None,
                    input=input, base_model=base_model, mlnews_version=__version__,
                    created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), extra=dict(extra))
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The classifier's score calibration (``extra["calibration"]``), or None for raw probabilities."""
+        data = self.extra.get("calibration")
+        return None if data is None else Calibration.from_dict(data)
 
     def __getitem__(self, key: str) -> Any:
         """Read access as in the JSON file (``manifest["onnx"]["int8"]``)."""
@@ -168,6 +245,8 @@ class Manifest:
             not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels)
         ):
             raise InputError(f"{where}: labels: expected a non-empty list of label names")
+        if data.get("calibration") is not None:
+            Calibration.from_dict(data["calibration"], where)  # a bad value is refused on load, naming the field
         known = {"format", "task", "kind", "labels", "input", "base_model", "mlnews_version", "created"}
         return cls(task=task, kind=kind, labels=list(labels) if isinstance(labels, list) else None,
                    input=InputSpec.from_dict(data.get("input"), where), base_model=data.get("base_model"),

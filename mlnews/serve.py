@@ -58,15 +58,17 @@ class ServeConfig:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    backend: str = "auto"  # classifier backend: auto | torch | onnx | tfidf
+    backend: str = "auto"  # classifier backend: auto (fastest the folder supports) | torch | onnx | tfidf | static
     model_threads: int = 1  # model calls running at once (each may use several cores itself)
     log_level: str = "info"
     api_key_file: Optional[str] = None  # one API key per line (else $MLNEWS_API_KEY; neither: no auth)
     limits: ServeLimits = field(default_factory=ServeLimits)
 
     def validate(self, prefix: str = "") -> None:
-        if self.backend not in ("auto", "torch", "onnx", "tfidf"):
-            raise ConfigError(f"backend: {self.backend!r} is not allowed; expected auto, torch, onnx or tfidf")
+        from mlnews.infer.classifier import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend: {self.backend!r} is not allowed; expected {', '.join(BACKENDS)}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port: {self.port} is not a TCP port (1..65535)")
         if self.model_threads < 1:
@@ -89,7 +91,8 @@ class ClassifyRequest(BaseModel):
     bodies: Optional[list[str]] = Field(None, description="One article body per text (\"\" for none).")
     top_k: Optional[int] = Field(None, ge=1, description="Also return the K best labels with scores (as `mlnews classify --top-k`).")
     min_score: Optional[float] = Field(
-        None, ge=0.0, le=1.0, description="Records whose best score is below this get label null (as `--min-score`)."
+        None, ge=0.0, le=1.0, description="Records whose best score is below this get label null (as `--min-score`); scores are "
+        "calibrated probabilities when the model folder has a calibration."
     )
 
     @field_validator("texts")
@@ -129,6 +132,8 @@ class ModelInfo(BaseModel):
     kind: Optional[str]
     backend: str
     labels: int
+    temperature: Optional[float] = Field(None, description="The calibration temperature applied to the scores "
+                                         "(mlnews.json calibration); null = raw probabilities.")
 
 
 class ClassifyResponse(BaseModel):
@@ -260,7 +265,9 @@ def create_app(
             "dir": str(getattr(clf, "model_dir", "") or ""),
             "kind": clf.manifest.get("kind") if isinstance(clf.manifest, dict) else getattr(clf.manifest, "kind", None),
             "backend": type(clf.backend).__name__,
+            "engine": getattr(clf, "backend_name", type(clf.backend).__name__),  # e.g. "onnx int8 (the folder's export ...)"
             "labels": len(clf.labels),
+            "temperature": clf.calibration.temperature if getattr(clf, "calibrated", False) else None,
         }
         loaded["summ"], loaded["clf"] = summ, clf  # the classifier last: it marks the app ready
 

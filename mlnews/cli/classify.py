@@ -15,7 +15,7 @@ def classify_cmd(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="JSONL, CSV/TSV, Parquet, TXT (one text per line), page dump / HTML, a directory of pages or shards, a quoted glob, or - for stdin."
     ),
-    model: str = typer.Option(..., "--model", "-m", help="Model folder (transformer, onnx or tfidf; has mlnews.json)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (has mlnews.json): transformer, embedding, static, tfidf or onnx."),
     output: Optional[str] = typer.Option(
         None, "--output", "-o", help="Output file (.jsonl, or .csv by extension); written atomically. Default: stdout."
     ),
@@ -26,10 +26,11 @@ def classify_cmd(
     fmt: str = typer.Option("auto", "--format", help="Input format: auto (by extension), jsonl, csv, tsv, txt, page or parquet."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Also write the K best labels with scores as top_k."),
     min_score: Optional[float] = typer.Option(
-        None, "--min-score", min=0.0, max=1.0, help="Rows whose best score is below this get label null (still written)."
+        None, "--min-score", min=0.0, max=1.0, help="Rows whose best score is below this get label null (still written). Scores are calibrated "
+        "probabilities when the model folder has a calibration (mlnews train fits one), so 0.8 means right about 80% of the time."
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per model call (batches are length-sorted)."),
-    backend: str = typer.Option("auto", "--backend", help="auto (from mlnews.json), torch, onnx or tfidf."),
+    backend: str = typer.Option("auto", "--backend", help="auto = the fastest the folder supports (its ONNX export in MODEL/onnx when present, else the kind's own: torch, tfidf or static), or force torch, onnx, tfidf or static."),
     strict: bool = typer.Option(False, "--strict", help="Stop with an error at the first malformed row."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not copy the input text into the output rows."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
@@ -67,6 +68,9 @@ def classify_cmd(
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         print(f"mlnews classify: not a page file, not read: {shown}", file=sys.stderr)
     clf = Classifier.load(model, backend=backend, batch_size=batch_size)
+    if not quiet:
+        kind = clf.manifest.extra.get("onnx", {}).get("source_kind", clf.manifest.kind)
+        print(f"mlnews classify: model {model} ({kind}), backend {clf.backend_name}", file=sys.stderr)
 
     def on_bad(item, n_before: int) -> None:
         if n_before < MAX_LISTED:

@@ -15,7 +15,7 @@ def classify_dist_cmd(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="JSONL (.jsonl/.ndjson/.json) or Parquet shards, or directories of them (searched recursively)."
     ),
-    model: str = typer.Option(..., "--model", "-m", help="Model folder (transformer, onnx or tfidf; has mlnews.json)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model folder (has mlnews.json): transformer, embedding, static, tfidf or onnx."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (new or empty): part-NNNNN shards, _skipped-NNNNN.jsonl, _summary.json."),
     out_format: str = typer.Option("jsonl", "--format", help="Output shard format: jsonl or parquet."),
     text_field: str = typer.Option("text", "--text-field", help="Field with the text (headline or title)."),
@@ -24,12 +24,13 @@ def classify_dist_cmd(
     body_field: Optional[str] = typer.Option(None, "--body-field", help="Field with the article body."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Also write the K best labels with scores as top_k."),
     min_score: Optional[float] = typer.Option(
-        None, "--min-score", min=0.0, max=1.0, help="Rows whose best score is below this get label null (still written)."
+        None, "--min-score", min=0.0, max=1.0, help="Rows whose best score is below this get label null (still written). Scores are calibrated "
+        "probabilities when the model folder has a calibration (mlnews train fits one), so 0.8 means right about 80% of the time."
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Texts per model call (batches are length-sorted)."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Model actors (each loads the model once)."),
     cpus_per_worker: float = typer.Option(1.0, "--cpus-per-worker", min=0.1, help="CPUs Ray reserves per actor (= torch threads)."),
-    backend: str = typer.Option("auto", "--backend", help="auto (from mlnews.json), torch, onnx or tfidf."),
+    backend: str = typer.Option("auto", "--backend", help="auto = the fastest the folder supports (its ONNX export in MODEL/onnx when present), or torch, onnx, tfidf, static."),
     address: Optional[str] = typer.Option(
         None, "--address", help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray on this machine."
     ),

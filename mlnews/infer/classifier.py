@@ -11,10 +11,14 @@ Backends share one tiny interface, :class:`Backend`: ``predict_proba(texts)`` on
 composed and prefixed, returning ``[n, n_labels]`` probabilities in the manifest's label order.
 :class:`TorchBackend` runs a transformers folder, :class:`TfidfBackend` a skops-persisted scikit-learn
 pipeline; ``backend="onnx"`` (or a manifest with ``kind: onnx``) uses ``mlnews.infer.onnx.OnnxBackend``.
+Backends return raw probabilities; :class:`Classifier` applies the folder's calibration (temperature
+scaling fitted after training, ``mlnews.json`` ``calibration``) on top, so every backend reports the
+same calibrated scores (``Classifier.load(dir, calibrated=False)`` gives the raw ones).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -22,7 +26,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from mlnews.errors import MlnewsError
-from mlnews.modelfolder import SKOPS, Manifest, ModelFolder
+from mlnews.modelfolder import HEAD, ONNX_DIR, SKOPS, Manifest, ModelFolder
 from mlnews.text import compose_text
 from mlnews.types import LabelSet
 
@@ -30,10 +34,30 @@ from mlnews.types import LabelSet
 # Checked with ``skops.io.get_untrusted_types`` on the pipelines mlnews builds; anything else is refused.
 TRUSTED_SKOPS_TYPES: list[str] = []
 
+log = logging.getLogger(__name__)
+
 
 #: ``--backend`` values, and the backend ``auto`` picks for each manifest kind.
-BACKENDS = ("auto", "torch", "onnx", "tfidf")
-BACKEND_OF_KIND = {"transformer": "torch", "tfidf": "tfidf", "onnx": "onnx"}
+BACKENDS = ("auto", "torch", "onnx", "tfidf", "static")
+BACKEND_OF_KIND = {"transformer": "torch", "embedding": "torch", "tfidf": "tfidf", "static": "static", "onnx": "onnx"}
+
+
+#: Kinds that ``mlnews export --onnx`` turns into an ONNX folder (``auto`` uses such an export when present).
+EXPORTABLE = ("transformer", "embedding")
+
+
+def onnx_export_of(folder: ModelFolder) -> ModelFolder | None:
+    """The folder's own ONNX export (``FOLDER/onnx``, written by ``mlnews export FOLDER --onnx``), when it is
+    a finished export of this very training run (same ``created`` stamp); None otherwise."""
+    sub = folder.path / ONNX_DIR
+    if not ModelFolder.is_model(sub):
+        return None
+    export = ModelFolder.open(sub, task="classification")
+    if export.manifest.kind != "onnx" or export.manifest.created != folder.manifest.created:
+        log.warning("%s: not an export of this model folder (another training run); ignored, using %s", sub,
+                    BACKEND_OF_KIND.get(folder.manifest.kind))
+        return None
+    return export
 
 
 class Backend(Protocol):
@@ -116,34 +140,84 @@ def load_skops(path: str | os.PathLike) -> Any:
     return sio.load(path, trusted=[t for t in untrusted if t in TRUSTED_SKOPS_TYPES])
 
 
+class SklearnHead:
+    """A skops-persisted scikit-learn estimator whose ``predict_proba`` columns are mapped onto the
+    manifest's label order (scikit-learn orders columns by its sorted ``classes_``)."""
+
+    def __init__(self, path: Path, labels: Sequence[str], what: str) -> None:
+        self.estimator = load_skops(path)
+        classes = [str(c) for c in getattr(self.estimator, "classes_", [])]
+        if not classes:
+            raise MlnewsError(f"{path}: the {what} has no classes_; is it a fitted classifier?")
+        missing = [c for c in classes if c not in labels]
+        if missing:
+            raise MlnewsError(f"{path}: model classes {missing} are not in mlnews.json labels")
+        label_index = {name: i for i, name in enumerate(labels)}
+        self.columns = [label_index[c] for c in classes]
+        self.n = len(labels)
+
+    def predict_proba(self, features: Any, n: int) -> np.ndarray:
+        out = np.zeros((n, self.n), dtype=np.float32)
+        if n:
+            out[:, self.columns] = self.estimator.predict_proba(features)
+        return out
+
+    def linear(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(weight [n_labels, d], bias [n_labels])`` with ``softmax(x @ weight.T + bias)`` equal to
+        ``predict_proba`` (a label the head never saw gets logit -1e4). Binary logistic regression's single
+        row ``z`` becomes the logits ``(0, z)``."""
+        coef = np.asarray(self.estimator.coef_, dtype=np.float64)
+        intercept = np.asarray(self.estimator.intercept_, dtype=np.float64)
+        if len(self.columns) == 2 and coef.shape[0] == 1:
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+        weight = np.zeros((self.n, coef.shape[1]), dtype=np.float32)
+        bias = np.full(self.n, -1e4, dtype=np.float32)
+        weight[self.columns] = coef
+        bias[self.columns] = intercept
+        return weight, bias
+
+
 class TfidfBackend:
     """A scikit-learn pipeline (TF-IDF -> LogisticRegression) stored as ``model.skops``."""
 
     def __init__(self, model_dir: str | os.PathLike, labels: Sequence[str]) -> None:
-        self.pipeline = load_skops(Path(model_dir) / SKOPS)
-        classes = [str(c) for c in getattr(self.pipeline, "classes_", [])]
-        missing = [c for c in classes if c not in labels]
-        if missing:
-            raise MlnewsError(f"{model_dir}: model classes {missing} are not in mlnews.json labels")
-        # Column j of predict_proba is classes[j]; map it onto the manifest's label order.
-        label_index = {name: i for i, name in enumerate(labels)}
-        self._columns = [label_index[c] for c in classes]
-        self._n = len(labels)
+        self.head = SklearnHead(Path(model_dir) / SKOPS, labels, "TF-IDF pipeline")
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self._n), dtype=np.float32)
-        if texts:
-            out[:, self._columns] = self.pipeline.predict_proba(list(texts))
-        return out
+        return self.head.predict_proba(list(texts), len(texts))
+
+
+class EmbeddingBackend:
+    """``model.kind: embedding``: the frozen encoder in the folder (mean-pooled, unit length) + ``head.skops``."""
+
+    def __init__(self, model_dir: str | os.PathLike, labels: Sequence[str], *, max_length: int,
+                 batch_size: int = 64, num_threads: int | None = None) -> None:
+        from mlnews.models.encoder import SentenceEncoder
+
+        model_dir = Path(model_dir)
+        self.head = SklearnHead(model_dir / HEAD, labels, "embedding head")
+        self.encoder = SentenceEncoder.load(model_dir, max_length=max_length, batch_size=batch_size,
+                                            num_threads=num_threads)
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.head.predict_proba(self.encoder.encode(texts), len(texts))
 
 
 class Classifier:
     """A topic classifier loaded from a model folder; predictions always carry label names."""
 
-    def __init__(self, backend: Backend, manifest: Manifest | dict[str, Any], model_dir: Path | None = None) -> None:
+    def __init__(self, backend: Backend, manifest: Manifest | dict[str, Any], model_dir: Path | None = None, *,
+                 calibrated: bool = True) -> None:
         self.backend = backend
         self.manifest = Manifest.from_dict(manifest)
+        #: the folder's score calibration (``mlnews.json`` ``calibration``; None for an uncalibrated folder)
+        self.calibration = self.manifest.calibration
+        #: True when scores are calibrated: the folder has a calibration and ``calibrated=False`` was not asked for
+        self.calibrated: bool = bool(calibrated and self.calibration is not None)
         self.model_dir = model_dir
+        #: which backend runs, in words (``torch``, ``onnx int8``, ``tfidf``, ...), for logs and the CLI
+        self.backend_name: str = type(backend).__name__
         self.labels = LabelSet(self.manifest.labels or [])
         self.input = self.manifest.input
         self.prefix: str = self.input.prefix
@@ -152,46 +226,72 @@ class Classifier:
         self.max_length: int = self.input.max_length
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike, backend: str = "auto", **backend_kwargs: Any) -> "Classifier":
+    def load(cls, model_dir: str | os.PathLike, backend: str = "auto", *, calibrated: bool = True,
+             **backend_kwargs: Any) -> "Classifier":
         """Load ``model_dir`` (its ``mlnews.json`` says which backend); ``backend`` forces one.
+
+        Scores are the folder's calibrated probabilities when it has a ``calibration`` (every backend
+        applies it); ``calibrated=False`` gives the backend's raw probabilities instead.
 
         ``backend``: ``auto`` | ``torch`` | ``onnx`` | ``tfidf``. Extra keyword arguments go to the backend
         (e.g. ``batch_size``, ``num_threads`` for torch).
         """
-        return cls.from_folder(ModelFolder.open(model_dir, task="classification"), backend, **backend_kwargs)
+        return cls.from_folder(ModelFolder.open(model_dir, task="classification"), backend, calibrated=calibrated,
+                               **backend_kwargs)
 
     @classmethod
-    def from_folder(cls, folder: ModelFolder, backend: str = "auto", **backend_kwargs: Any) -> "Classifier":
+    def from_folder(cls, folder: ModelFolder, backend: str = "auto", *, calibrated: bool = True,
+                    **backend_kwargs: Any) -> "Classifier":
         """Load from a :class:`ModelFolder` whose manifest may still be in memory (a trainer evaluating its
         own output before it writes ``mlnews.json`` last)."""
         model_dir, manifest = folder.path, folder.manifest
         kind = manifest.kind
+        if backend not in BACKENDS:
+            raise MlnewsError(f"backend: {backend!r} is not allowed; expected {', '.join(BACKENDS)}")
+        export = onnx_export_of(folder) if backend in ("auto", "onnx") and kind in EXPORTABLE else None
+        if export is not None:  # the fastest backend the folder supports: its own ONNX export
+            backend_kwargs.pop("max_length", None)
+            clf = cls.from_folder(export, "onnx", calibrated=calibrated, **backend_kwargs)
+            clf.backend_name = f"onnx {'int8' if export.manifest.extra.get('onnx', {}).get('int8') else 'fp32'} " \
+                               f"(the folder's export {export.path})"
+            return clf
+        if backend == "onnx" and kind in EXPORTABLE:
+            raise MlnewsError(f"{model_dir}: no ONNX export in {model_dir / ONNX_DIR}; make one with "
+                              f"`mlnews export {model_dir} --onnx --int8`")
         if backend == "auto":
             backend = BACKEND_OF_KIND.get(kind, kind)
+        allowed = [k for k, b in BACKEND_OF_KIND.items() if b == backend]
+        if kind not in allowed:
+            raise MlnewsError(f"{model_dir}: backend {backend!r} needs a {' or '.join(allowed)} model folder, "
+                              f"this one is {kind!r}")
         labels = list(manifest.labels or [])
-        if "tfidf" in (backend, kind):
-            backend_kwargs.pop("batch_size", None)  # scikit-learn predicts the whole list at once
+        if backend in ("tfidf", "static"):
+            backend_kwargs.pop("batch_size", None)  # these predict the whole list at once
             backend_kwargs.pop("num_threads", None)
         impl: Backend
-        if backend == "tfidf":
-            if kind != "tfidf":
-                raise MlnewsError(f"{model_dir}: backend 'tfidf' needs a tfidf model folder, this one is {kind!r}")
+        if kind == "tfidf":
             impl = TfidfBackend(model_dir, labels)
-        elif backend == "torch":
-            if kind != "transformer":
-                raise MlnewsError(f"{model_dir}: backend 'torch' needs a transformer model folder, this one is {kind!r}")
+        elif kind == "static":
+            from mlnews.infer.static import StaticBackend  # the static-embedding model lives on its own
+
+            impl = StaticBackend(model_dir, labels, max_length=manifest.input.max_length)
+        elif kind == "embedding":
+            backend_kwargs.setdefault("max_length", manifest.input.max_length)
+            impl = EmbeddingBackend(model_dir, labels, **backend_kwargs)
+        elif kind == "transformer":
             backend_kwargs.setdefault("max_length", manifest.input.max_length)
             impl = TorchBackend(model_dir, **backend_kwargs)
             id2label = impl.id2label
             if [id2label.get(i) for i in range(len(labels))] != labels:
                 raise MlnewsError(f"{model_dir}: config.json id2label does not match the labels in mlnews.json")
-        elif backend == "onnx":
+        else:
             from mlnews.infer.onnx import OnnxBackend  # the ONNX backend lives with the exporter
 
             impl = OnnxBackend(model_dir, manifest=manifest, **backend_kwargs)
-        else:
-            raise MlnewsError(f"backend: {backend!r} is not allowed; expected {', '.join(BACKENDS)}")
-        return cls(impl, manifest, model_dir)
+        clf = cls(impl, manifest, model_dir, calibrated=calibrated)
+        clf.backend_name = backend if backend != "onnx" else \
+            f"onnx {'int8' if manifest.extra.get('onnx', {}).get('int8') else 'fp32'}"
+        return clf
 
     def compose(self, text: str, lead: str = "", body: str = "") -> str:
         """The exact model input for one item (same composition and prefix as at training time)."""
@@ -225,8 +325,24 @@ class Classifier:
         leads: Sequence[str] | None = None,
         bodies: Sequence[str] | None = None,
     ) -> np.ndarray:
-        """Probabilities ``[n, len(labels)]`` for raw texts (headlines or titles; optional leads/bodies)."""
+        """Probabilities ``[n, len(labels)]`` for raw texts (headlines or titles; optional leads/bodies):
+        calibrated when :attr:`calibrated` (see :meth:`raw_proba` and :meth:`calibrate`)."""
+        return self.calibrate(self.raw_proba(texts, leads=leads, bodies=bodies))
+
+    def raw_proba(
+        self,
+        texts: Sequence[str],
+        *,
+        leads: Sequence[str] | None = None,
+        bodies: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """The backend's probabilities ``[n, len(labels)]``, before any calibration."""
         return self.backend.predict_proba(self._compose_all(texts, leads, bodies))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """The scores this classifier reports for raw probabilities: the folder's temperature applied
+        when :attr:`calibrated` (``softmax(log(p) / T)``), else ``raw`` unchanged. The top label never changes."""
+        return self.calibration.apply(raw) if self.calibrated and self.calibration is not None else raw
 
     def predict(
         self,

@@ -36,6 +36,8 @@ from mlnews.io import atomic_dir
 from mlnews.modelfolder import ONNX as ONNX_FILE, Manifest, ModelFolder
 
 DEFAULT_OPSET = 17
+#: Kinds that export: a transformer's logits, or an embedding model's encoder + pooling + head in one graph.
+EXPORTABLE_KINDS = ("transformer", "embedding")
 # Files copied unchanged from the source folder when they exist.
 # the source's card is not copied: the export gets its own (mlnews.train.card.render_onnx_card)
 _COPY_FILES = ("metrics.json", "train_config.yaml", "confusion_matrix.png", "confusion_matrix.csv")
@@ -75,16 +77,34 @@ def _logits_module(model: Any, input_names: list[str]):
     return LogitsOnly().eval()
 
 
-def _export_fp32(model_dir: Path, onnx_path: Path, opset: int) -> tuple[list[str], Any, Any]:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _source_module(model_dir: Path, manifest: Manifest) -> tuple[Any, Any, Any]:
+    """``(tokenizer, config, make)`` for the folder, where ``make(input_names)`` is a module of positional
+    tensors returning logits: a transformer's, or for ``kind: embedding`` the encoder + mean pooling + the
+    logistic-regression head as one module."""
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     # Eager attention traces into plain ops that every ONNX Runtime version runs.
+    if manifest.kind == "embedding":
+        from mlnews.infer.classifier import SklearnHead
+        from mlnews.models.encoder import pooler_module
+        from mlnews.modelfolder import HEAD
+
+        weight, bias = SklearnHead(model_dir / HEAD, list(manifest.labels or []), "embedding head").linear()
+        encoder = AutoModel.from_pretrained(model_dir, attn_implementation="eager", add_pooling_layer=False).eval()
+        return tokenizer, encoder.config, lambda names: pooler_module(encoder, names, weight, bias)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    return tokenizer, model.config, lambda names: _logits_module(model, names)
+
+
+def _export_fp32(model_dir: Path, manifest: Manifest, onnx_path: Path, opset: int) -> tuple[list[str], Any, Any, Any]:
+    """Trace the folder's model to ``onnx_path``; returns ``(input names, tokenizer, config, logits_fn)``."""
+    import torch
+
+    tokenizer, config, make = _source_module(model_dir, manifest)
     sample = tokenizer(_CHECK_TEXTS[:2], padding=True, truncation=True, max_length=32, return_tensors="pt")
     input_names = [n for n in tokenizer.model_input_names if n in sample]
-    wrapper = _logits_module(model, input_names)
+    wrapper = make(input_names)
     dynamic = {name: {0: "batch", 1: "sequence"} for name in input_names}
     dynamic["logits"] = {0: "batch"}
     with torch.no_grad():
@@ -99,7 +119,12 @@ def _export_fp32(model_dir: Path, onnx_path: Path, opset: int) -> tuple[list[str
             do_constant_folding=True,
             dynamo=False,
         )
-    return input_names, tokenizer, model
+
+    def logits_fn(enc: Any) -> Any:
+        with torch.no_grad():
+            return wrapper(*(enc[n] for n in input_names))
+
+    return input_names, tokenizer, config, logits_fn
 
 
 @contextlib.contextmanager
@@ -146,10 +171,13 @@ def export_onnx(
     kind = manifest.kind
     if manifest.task != "classification":
         raise MlnewsError(f"{model_dir}/mlnews.json: task is {manifest.task!r}; only classifiers export to ONNX")
-    if kind != "transformer":
+    if kind not in EXPORTABLE_KINDS:
+        why = {"tfidf": " (TF-IDF models are already fast on CPU; use them as they are)",
+               "static": " (a static-embedding model is a table lookup and a mean: it is already faster than ONNX would be)",
+               "onnx": " (this folder is an ONNX export already)"}.get(kind, "")
         raise MlnewsError(
-            f"{model_dir}/mlnews.json: kind is {kind!r}; ONNX export needs a 'transformer' model folder"
-            + (" (TF-IDF models are already fast on CPU; use them as they are)" if kind == "tfidf" else "")
+            f"{model_dir}/mlnews.json: kind is {kind!r}; ONNX export needs a "
+            f"{' or '.join(repr(k) for k in EXPORTABLE_KINDS)} model folder{why}"
         )
     if opset < 14:
         raise MlnewsError(f"--opset {opset}: expected 14 or newer (17 recommended)")
@@ -162,7 +190,7 @@ def export_onnx(
         final = tmp / ONNX_FILE
         with _quiet():
             progress("export to ONNX", 0, total=1)
-            input_names, tokenizer, model = _export_fp32(model_dir, fp32_path, opset)
+            input_names, tokenizer, config, logits_fn = _export_fp32(model_dir, manifest, fp32_path, opset)
             progress("export to ONNX", 1)
             if int8:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -177,7 +205,7 @@ def export_onnx(
         progress("check against torch", 0, total=1)
         tokenizer.model_max_length = max_length  # the saved tokenizer truncates as the model was trained
         tokenizer.save_pretrained(tmp)
-        model.config.save_pretrained(tmp)
+        config.save_pretrained(tmp)
         for name in _COPY_FILES:
             if (model_dir / name).is_file():
                 shutil.copy2(model_dir / name, tmp / name)
@@ -185,8 +213,7 @@ def export_onnx(
         # Agreement check on sample texts: torch (the source) vs the written ONNX model.
         texts = [manifest.input.prefix + t for t in _CHECK_TEXTS]
         enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        with torch.no_grad():
-            p_torch = torch.softmax(model(**{n: enc[n] for n in input_names}).logits, dim=-1).numpy()
+        p_torch = torch.softmax(logits_fn(enc), dim=-1).numpy()
         new_manifest = dataclasses.replace(manifest, kind="onnx", extra={**manifest.extra, "onnx": {"file": ONNX_FILE}})
         backend = OnnxBackend(tmp, new_manifest)
         p_onnx = backend.predict_proba(texts)

@@ -27,7 +27,8 @@ LICENSE = "mit"  # the project's licence; the e5 base model is MIT too (docs/mod
 #: mlnews aliases of pretrained encoders -> the Hugging Face id of the weights they hold.
 BASE_MODEL_IDS = {"e5-small": "intfloat/multilingual-e5-small", "e5-small-ruuk": "intfloat/multilingual-e5-small"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-LIBRARY = {"transformer": "transformers", "onnx": "onnx", "tfidf": "sklearn"}
+LIBRARY = {"transformer": "transformers", "onnx": "onnx", "tfidf": "sklearn", "embedding": "transformers",
+           "static": "sklearn"}
 
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -104,7 +105,9 @@ def input_description(manifest: Mapping[str, Any]) -> str:
     text = f"One text per item: {parts}, joined with newlines"
     prefix = inp.get("prefix") or ""
     text += f", prefixed with `{prefix!r}`" if prefix else ", without a prefix"
-    if manifest.get("kind") != "tfidf":
+    if manifest.get("kind") == "static":
+        text += f"; at most {inp.get('max_length')} tokens, special tokens not added (longer inputs are truncated)"
+    elif manifest.get("kind") != "tfidf":
         text += f"; at most {inp.get('max_length')} tokens (longer inputs are truncated; the tokenizer's " \
                 f"`model_max_length` is {inp.get('max_length')} too)"
     text += ". The snippets below build exactly this input."
@@ -118,7 +121,8 @@ def _snippet(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token:
     from mlnews.train import card_snippets
 
     inp = manifest.get("input", {})
-    code = {"transformer": card_snippets.TRANSFORMERS, "onnx": card_snippets.ONNX, "tfidf": card_snippets.TFIDF}[kind]
+    code = {"transformer": card_snippets.TRANSFORMERS, "onnx": card_snippets.ONNX, "tfidf": card_snippets.TFIDF,
+            "embedding": card_snippets.EMBEDDING, "static": card_snippets.STATIC}[kind]
     return Template(code).substitute(
         model_path_repr=repr(model_path), prefix_repr=repr(inp.get("prefix") or ""),
         use_lead=bool(inp.get("use_lead", True)), body_chars=int(inp.get("body_chars", 0)),
@@ -129,9 +133,48 @@ def _snippet(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token:
 def plain_usage(kind: str, manifest: Mapping[str, Any], model_path: str, pad_token: str | None = None) -> str:
     """The "without mlnews" section: a snippet that runs as written from the folder's parent."""
     lib = {"transformer": "plain `transformers` (+ torch)", "onnx": "plain `onnxruntime` + `tokenizers`",
-           "tfidf": "plain `skops` + scikit-learn"}[kind]
+           "tfidf": "plain `skops` + scikit-learn",
+           "embedding": "plain `transformers` (+ torch) for the encoder and `skops` + scikit-learn for the head",
+           "static": "plain `tokenizers` + numpy + `safetensors` for the table and `skops` + scikit-learn for the head",
+           }[kind]
     return (f"Without mlnews, with {lib} (run it from the folder that holds `{model_path}`):\n\n"
             f"```python\n{_snippet(kind, manifest, model_path, pad_token).rstrip()}\n```")
+
+
+def calibration_section(manifest: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """The card's "Calibration" section: the folder's temperature and ECE / NLL before and after it,
+    on the split it was fitted on (validation) and on the scored split (``metrics``)."""
+    cal = manifest.get("calibration")
+    bins = (cal or {}).get("ece_bins", 15)
+    ece_help = (f"ECE = expected calibration error of the top label ({bins} equal-width score bins; 0 means "
+                "that in every bin the share of right predictions equals the mean score); NLL = mean negative "
+                "log-likelihood of the gold label.")
+    split = metrics.get("split", "test")
+    if not cal:
+        ece = metrics.get("ece")
+        return ("Scores are the model's raw probabilities: no calibration was fitted (`train.calibrate: false`), "
+                "so a score of 0.9 need not be right 90% of the time"
+                + (f" ({split} ECE {_fmt(float(ece))}; {ece_help})" if ece is not None else "."))
+    t = float(cal["temperature"])
+    rows = [[f"{cal.get('fitted_on', 'validation')} (fitted on)", cal.get("rows", "-"),
+             *[_fmt(cal[k]) if k in cal else "-" for k in ("ece_before", "ece_after", "nll_before", "nll_after")]]]
+    if "ece" in metrics:
+        before = metrics.get("ece_uncalibrated", metrics["ece"])
+        nll_before = metrics.get("nll_uncalibrated", metrics.get("nll"))
+        rows.append([split, metrics.get("n", "-"), _fmt(before), _fmt(metrics["ece"]),
+                     _fmt(nll_before) if nll_before is not None else "-",
+                     _fmt(metrics["nll"]) if "nll" in metrics else "-"])
+    how = f" ({cal['note']})" if cal.get("note") else " (the T of minimum NLL)"
+    return (f"Scores are calibrated probabilities: temperature scaling with T = {t:.3f}, fitted after training on "
+            f"{cal.get('rows', '?')} rows of the {cal.get('fitted_on', 'validation')} split{how}, stored "
+            "in `mlnews.json` (`calibration`) and applied by every mlnews backend (torch, ONNX, TF-IDF, "
+            "`classify-dist`, `serve`, `review`): a score of 0.8 should be right about 80% of the time on data like "
+            "the validation split, so `--min-score` means what it says. The top label, accuracy and macro-F1 are "
+            "unchanged.\n\n"
+            + md_table(["split", "rows", "ECE before", "ECE after", "NLL before", "NLL after"], rows)
+            + f"\n\n{ece_help} Without mlnews, the calibrated scores are `softmax(logits / T)` of the model's "
+            "logits, or `softmax(log(p) / T)` of its probabilities `p` (the snippet below prints the top labels, "
+            "which calibration does not change).")
 
 
 def _common_values(manifest: Mapping[str, Any], kind: str, model_path: str, pad_token: str | None) -> dict[str, Any]:
@@ -184,6 +227,11 @@ def render_classifier_card(
                       if kind != "tfidf" else ["max_length", "- (TF-IDF reads the whole input)"]]
     if kind == "tfidf":
         section = {**cfg_d.get("tfidf", {}), "class_weights": cfg_d["train"]["class_weights"]}
+    elif kind in ("embedding", "static"):  # a frozen featuriser + the logistic-regression head
+        applicable = to_dict(cfg, kind)
+        section = {**{f"head.{k}": v for k, v in applicable.get("head", {}).items()},
+                   **{f"{kind}.{k}": v for k, v in applicable.get(kind, {}).items()},
+                   **applicable["train"]}
     else:
         model_keys = {k: v for k, v in cfg_d["model"].items() if k not in ("kind", "name_or_path", "input_prefix",
                                                                             "max_length")}
@@ -218,6 +266,7 @@ def render_classifier_card(
         ),
         "validation": f"accuracy {val.get('accuracy', '-')}, macro-F1 {val.get('macro_f1', '-')}" if val else "-",
         "training_table": md_table(["setting", "value"], training_rows),
+        "calibration": calibration_section(manifest, metrics),
         "length_limit": (f", and on texts much longer than the training inputs (inputs are truncated to "
                          f"{inp.get('max_length')} tokens)") if kind != "tfidf" else "",
     }
@@ -252,6 +301,7 @@ def render_onnx_card(manifest: Mapping[str, Any], metrics: Mapping[str, Any], *,
         "check_agreement": f"{check['top1_agreement']:.0%}" if "top1_agreement" in check else "-",
         "check_diff": _fmt(float(check["max_abs_prob_diff"])) if "max_abs_prob_diff" in check else "-",
         "max_length": manifest.get("input", {}).get("max_length"),
+        "calibration": calibration_section(manifest, metrics),
     }
     return Template(text).substitute(values)
 

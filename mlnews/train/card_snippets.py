@@ -64,6 +64,46 @@ labels = [id2label[str(i)] for i in logits.argmax(-1).tolist()]
 print(labels)
 '''
 
+EMBEDDING = '''import skops.io as sio
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+''' + _COMPOSE + '''
+tokenizer = AutoTokenizer.from_pretrained(MODEL)
+encoder = AutoModel.from_pretrained(MODEL).eval()
+batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+with torch.no_grad():
+    hidden = encoder(**batch).last_hidden_state
+mask = batch["attention_mask"].unsqueeze(-1).float()
+embeddings = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+path = f"{MODEL}/head.skops"
+untrusted = sio.get_untrusted_types(file=path)  # scikit-learn types only: check the list before trusting it
+head = sio.load(path, trusted=untrusted)
+labels = [str(x) for x in head.predict(embeddings)]
+print(labels)
+'''
+
+STATIC = '''import numpy as np
+import skops.io as sio
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+''' + _COMPOSE + '''
+table = load_file(f"{MODEL}/model.safetensors")["embeddings"].astype(np.float32)  # [pieces, dims]
+tokenizer = Tokenizer.from_file(f"{MODEL}/tokenizer.json")
+tokenizer.no_padding()
+tokenizer.enable_truncation(MAX_LENGTH)
+pieces = tokenizer.encode_batch(texts, add_special_tokens=False)
+vectors = np.stack([table[e.ids].sum(axis=0) for e in pieces])  # the sum of the pieces' rows ...
+norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)  # ... at unit length
+path = f"{MODEL}/head.skops"
+untrusted = sio.get_untrusted_types(file=path)  # scikit-learn types only: check the list before trusting it
+head = sio.load(path, trusted=untrusted)
+labels = [str(x) for x in head.predict(vectors)]
+print(labels)
+'''
+
 TFIDF = '''import skops.io as sio
 
 ''' + _COMPOSE + '''

@@ -8,7 +8,9 @@
    (every dropped row is counted in the report), and composes model inputs with
    :func:`mlnews.text.compose_text` (plus the model's input prefix, ``"query: "`` for e5);
 2. trains (``model.kind: transformer`` here, ``tfidf`` in :mod:`mlnews.train.tfidf`);
-3. evaluates on the test split and writes the model folder described in ``docs/ARCHITECTURE.md``:
+3. fits temperature scaling on the validation split (``train.calibrate``, :mod:`mlnews.train.calibrate`;
+   stored in ``mlnews.json`` ``calibration`` and applied by every backend), then
+   evaluates on the test split and writes the model folder described in ``docs/ARCHITECTURE.md``:
    weights, ``mlnews.json``, ``train_config.yaml``, ``metrics.json``, confusion matrix, ``README.md``.
    ``mlnews.json`` is written last, so a folder without it is an unfinished run.
 
@@ -34,7 +36,7 @@ from mlnews.evaluate.classifier import evaluate_classifier
 from mlnews.evaluate.metrics import macro_f1_codes
 from mlnews.io import write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, InputSpec, Manifest, ModelFolder
-from mlnews.train.config import ClassifierConfig, load_classifier_config, resolve_class_weights
+from mlnews.train.config import ENCODER_KINDS, ClassifierConfig, load_classifier_config, resolve_class_weights
 from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
 from mlnews.train.trainer import attach, time_limit_callback
 from mlnews.types import LabelSet
@@ -310,7 +312,7 @@ def train_from_config(
     if _process_rank() == 0:  # other ranks of a multi-process run would see the main one's first files
         folder = ModelFolder.prepare(out_dir, resume=resume, checkpoints=kind == "transformer")
     base_model: str | None
-    if kind == "transformer":
+    if kind in ENCODER_KINDS:
         model_path, prefix, alias = resolve_model(cfg.model.name_or_path)
         if cfg.model.input_prefix is not None:
             prefix = cfg.model.input_prefix
@@ -325,11 +327,21 @@ def train_from_config(
             _barrier()
             return out_dir
     else:
-        from mlnews.train.tfidf import train_tfidf
-
         if resume:
-            log.info("--resume: TF-IDF has no checkpoints; it trains in seconds, so it is trained again")
-        info = train_tfidf(cfg, data, out_dir)
+            log.info("--resume: model.kind %s has no checkpoints; it trains in seconds to minutes, so it is "
+                     "trained again", kind)
+        if kind == "embedding":
+            from mlnews.train.embedding import train_embedding
+
+            info = train_embedding(cfg, data, out_dir, model_path=model_path)
+        elif kind == "static":
+            from mlnews.train.static import train_static
+
+            info = train_static(cfg, data, out_dir, model_path=model_path)
+        else:
+            from mlnews.train.tfidf import train_tfidf
+
+            info = train_tfidf(cfg, data, out_dir)
 
     test = data.splits["test"]
     manifest = Manifest.new(
@@ -341,6 +353,11 @@ def train_from_config(
         base_model=base_model,
         taxonomy=data.taxonomy,
     )
+    if cfg.train.calibrate:  # before the test split is scored, so the test numbers are the calibrated model's
+        from mlnews.train.calibrate import calibrate
+
+        manifest.extra["calibration"] = calibrate(ModelFolder(out_dir, manifest), data.splits["validation"].rows(),
+                                                  split=cfg.data.validation_split, batch_size=cfg.train.eval_batch_size)
     # The test split is scored by the Classifier users load (manifest in memory: mlnews.json comes last).
     extra = {
         "split": cfg.data.test_split,

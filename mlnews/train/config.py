@@ -33,7 +33,9 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-CLASSIFIER_KINDS = ("transformer", "tfidf")
+CLASSIFIER_KINDS = ("transformer", "tfidf", "embedding", "static")
+ENCODER_KINDS = ("transformer", "embedding", "static")  # kinds built from an encoder (model.name_or_path applies)
+HEAD_KINDS = ("embedding", "static")  # kinds with a scikit-learn head over fixed features (the head section)
 TRAINER_KINDS = ("transformer", "seq2seq", "extractive")  # kinds trained by the HF Trainer (optimiser keys apply)
 ORIGINS = ("gold", "source_rubric", "weak")
 
@@ -68,15 +70,17 @@ class DataSection:
 class ModelSection:
     """Which classifier to train.
 
-    ``kind``: ``transformer`` (AutoModelForSequenceClassification) or ``tfidf`` (scikit-learn; then only
-    ``kind`` applies here, the n-gram settings are in the ``tfidf`` section). ``name_or_path``: a short
+    ``kind``: ``transformer`` (AutoModelForSequenceClassification, fine-tuned), ``tfidf`` (scikit-learn;
+    then only ``kind`` applies here, the n-gram settings are in the ``tfidf`` section), ``embedding``
+    (the encoder frozen and mean-pooled, a logistic-regression ``head``) or ``static`` (static token
+    embeddings distilled from the encoder, mean-pooled, a logistic-regression ``head``). ``name_or_path``: a short
     alias (``e5-small``), a local folder or a hub id. ``input_prefix``: null = the resolved model's own
     prefix (``"query: "`` for e5).
     """
 
     kind: str = "transformer"
-    name_or_path: str = option("e5-small", kinds=("transformer",))
-    max_length: int = option(128, ge=8, kinds=("transformer",))
+    name_or_path: str = option("e5-small", kinds=ENCODER_KINDS)
+    max_length: int = option(128, ge=8, kinds=ENCODER_KINDS)
     freeze_embeddings: bool = option(False, kinds=("transformer",))
     freeze_layers: int = option(0, ge=0, kinds=("transformer",))  # freeze the lowest N encoder layers
     input_prefix: Optional[str] = None
@@ -86,7 +90,7 @@ class ModelSection:
         if self.kind not in CLASSIFIER_KINDS:
             raise ConfigError(
                 f"{_key(prefix, 'kind')}: {self.kind!r} is not allowed for task classification; "
-                "expected 'transformer' or 'tfidf'"
+                f"expected one of {', '.join(CLASSIFIER_KINDS)}"
             )
 
 
@@ -165,6 +169,8 @@ class ClassifierTrainSection(TrainSection):
     class_weights: Union[Literal["none", "balanced", "sqrt_balanced"], dict[str, float]] = "none"
     eval_max_examples: Optional[int] = option(None, ge=1, kinds=("transformer",))  # stratified cap on validation rows
     group_by_length: bool = option(False, kinds=("transformer",))  # batch similar lengths together (less padding)
+    # temperature scaling fitted on the validation split after training (every kind; stored in mlnews.json)
+    calibrate: bool = option(True, kinds=CLASSIFIER_KINDS)
 
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)
@@ -196,6 +202,39 @@ class TfidfSection:
 
 
 @dataclass
+class HeadSection:
+    """The scikit-learn logistic-regression head of ``model.kind: embedding`` and ``static``.
+
+    ``C``: inverse L2 strength (smaller = stronger regularisation; the few-shot default is moderate);
+    ``max_iter``: L-BFGS iterations. Class weights come from ``train.class_weights``.
+    """
+
+    C: float = option(4.0, gt=0)
+    max_iter: int = option(3000, ge=1)
+
+
+@dataclass
+class StaticSection:
+    """How ``model.kind: static`` distils its token table from the encoder (:mod:`mlnews.train.static`).
+
+    ``vocabulary``: the pieces kept are those of the training inputs (``train``) or of every text of the
+    dataset folder, all splits and article bodies (``dataset``; unlabelled, but the evaluation texts are
+    among them), plus the single Latin/Cyrillic/digit/punctuation characters. ``pca_dims``: PCA width of
+    the table (null = the encoder's width, no PCA). ``weighting``: ``sif`` = a / (a + p) with p the
+    piece's frequency in the training inputs, ``zipf`` = p from the vocabulary rank (model2vec's), ``none``;
+    a = ``sif_coefficient``. ``dtype``: how the table is stored. ``distill_batch_size``: pieces per
+    forward pass while distilling.
+    """
+
+    vocabulary: Literal["train", "dataset"] = "train"
+    pca_dims: Optional[int] = option(256, ge=2)
+    weighting: Literal["sif", "zipf", "none"] = "sif"
+    sif_coefficient: float = option(1e-3, gt=0, lt=1)
+    dtype: Literal["float16", "float32"] = "float16"
+    distill_batch_size: int = option(256, ge=1)
+
+
+@dataclass
 class ClassifierConfig:
     """A complete ``task: classification`` training config."""
 
@@ -205,6 +244,8 @@ class ClassifierConfig:
     model: ModelSection = field(default_factory=ModelSection)
     train: ClassifierTrainSection = field(default_factory=ClassifierTrainSection)
     tfidf: TfidfSection = option(default_factory=TfidfSection, kinds=("tfidf",))
+    head: HeadSection = option(default_factory=HeadSection, kinds=HEAD_KINDS)
+    static: StaticSection = option(default_factory=StaticSection, kinds=("static",))
 
     def validate(self, prefix: str = "") -> None:
         check_applicable(self, self.model.kind)
