@@ -1,0 +1,227 @@
+"""``model.kind: static`` (static token embeddings distilled from an encoder + a logistic-regression head).
+
+Tiny random BERTs built on the fly (no downloads): one with a SentencePiece-style Unigram tokenizer (the
+vocabulary is pruned to the corpus, as for e5) and one with WordPiece (not prunable: the whole vocabulary
+is kept). Covers train -> save -> load -> predict through the real entry points, learning on an easy
+synthetic split, no pickles in the folder, texts without a known piece, config checks, and the
+one-line refusal of ONNX export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli_runner import main
+from mlnews.config import from_dict
+from mlnews.errors import ConfigError, MlnewsError
+from mlnews.train.classifier import train_from_config
+from mlnews.train.config import ClassifierConfig, load_classifier_config
+from test_train_tinybert import KEYWORDS, LABELS, build_tiny_bert, build_tiny_dataset, synthetic_rows
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib")
+
+
+def build_unigram_bert(path: Path, hidden: int = 48) -> Path:
+    """A random 2-layer BertModel with an XLM-R-style Unigram tokenizer (``<s> <pad> </s> <unk>`` first),
+    trained on the synthetic headlines plus unrelated text (so pruning has something to remove)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    tk = Tokenizer(models.Unigram())
+    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    tk.decoder = decoders.Metaspace()
+    corpus = [r["text"] + " " + r["body"] for r in synthetic_rows(300, seed=9)]
+    corpus += ["Погода в горах меняется быстро", "Футбольный клуб купил вратаря из Бразилии",
+               "Quantum chromodynamics explains hadrons", "Zebra xylophone jukebox"] * 20
+    tk.train_from_iterator(corpus, trainers.UnigramTrainer(
+        vocab_size=500, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>"))
+    tk.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                  unk_token="<unk>", model_max_length=64)
+    tok.save_pretrained(path)
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=2 * hidden, max_position_embeddings=64, pad_token_id=tok.pad_token_id)
+    BertModel(cfg).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("static")
+    return {"data": build_tiny_dataset(root / "ds"), "unigram": build_unigram_bert(root / "unigram"),
+            "wordpiece": build_tiny_bert(root / "wordpiece")}
+
+
+def make_cfg(tiny: dict[str, Path], encoder: str = "unigram", **static: object) -> ClassifierConfig:
+    return from_dict(ClassifierConfig, {
+        "data": {"path": str(tiny["data"])},
+        "model": {"kind": "static", "name_or_path": str(tiny[encoder]), "max_length": 32},
+        "train": {"seed": 7},
+        "head": {"C": 10.0},
+        "static": {"pca_dims": 32, "distill_batch_size": 64, **static},
+    })
+
+
+@pytest.fixture(scope="module")
+def static_dir(tiny, tmp_path_factory) -> Path:
+    return train_from_config(make_cfg(tiny), tmp_path_factory.mktemp("run") / "static")
+
+
+def test_static_folder_has_table_tokenizer_head_and_no_pickle(static_dir: Path):
+    names = {p.name for p in static_dir.iterdir()}
+    assert {"mlnews.json", "model.safetensors", "tokenizer.json", "head.skops", "train_config.yaml",
+            "metrics.json", "README.md"} <= names
+    assert not [n for n in names if n.endswith(PICKLE_SUFFIXES)], "no pickled files in a model folder"
+    man = json.loads((static_dir / "mlnews.json").read_text(encoding="utf-8"))
+    assert man["kind"] == "static" and man["labels"] == LABELS
+
+
+def test_table_rows_match_the_pruned_tokenizer(static_dir: Path, tiny):
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    table = load_file(str(static_dir / "model.safetensors"))["embeddings"]
+    tok = Tokenizer.from_file(str(static_dir / "tokenizer.json"))
+    full = Tokenizer.from_file(str(tiny["unigram"] / "tokenizer.json"))
+    assert table.shape == (tok.get_vocab_size(), 32) and table.dtype == np.float16
+    assert tok.get_vocab_size() < full.get_vocab_size(), "the vocabulary is pruned to the training corpus"
+    for special in ("<s>", "<pad>", "</s>", "<unk>"):
+        assert not table[tok.token_to_id(special)].any(), f"{special} has a zero row"
+    kw = tok.encode("рубль матч", add_special_tokens=False).ids
+    assert all(table[i].any() for i in kw)
+
+
+def test_static_model_learns_keyword_topics(static_dir: Path):
+    from mlnews.infer.classifier import Classifier
+
+    metrics = json.loads((static_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["macro_f1"] > 0.6, metrics["macro_f1"]  # chance is 1/3; the keyword carries the topic
+    clf = Classifier.load(static_dir)
+    assert type(clf.backend).__name__ == "StaticBackend"
+    texts = [f"сегодня {KEYWORDS[lab][0]} город" for lab in LABELS]
+    assert [p["label"] for p in clf.predict(texts)] == LABELS
+
+
+def test_unknown_only_and_empty_texts_get_a_defined_prediction(static_dir: Path):
+    from mlnews.infer.classifier import Classifier
+
+    clf = Classifier.load(static_dir)
+    probs = clf.predict_proba(["漢字漢字", "", "😀 ☃"])
+    assert probs.shape == (3, len(LABELS)) and np.isfinite(probs).all()
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # an empty text has no piece: the zero vector, so the head's intercepts alone decide (then calibration)
+    zero = clf.backend.head.predict_proba(np.zeros((1, clf.backend.embedder.dim), dtype=np.float32), 1)
+    assert np.allclose(clf.backend.predict_proba([""]), zero)
+    assert clf.predict([]) == [] and clf.predict_proba([]).shape == (0, len(LABELS))
+
+
+def test_backend_embeddings_equal_training_features(static_dir: Path, tiny):
+    """The backend's vectors are the ones the head was fit on: unit length, same model."""
+    from mlnews.infer.classifier import Classifier
+
+    clf = Classifier.load(static_dir)
+    texts = [r["text"] for r in synthetic_rows(20, seed=3)]
+    emb = clf.backend.embed([clf.compose(t) for t in texts])
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    proba = clf.backend.head.estimator.predict_proba(emb)
+    raw = clf.backend.predict_proba([clf.compose(t) for t in texts])
+    assert np.allclose(raw[:, clf.backend.head.columns], proba, atol=1e-6)
+
+
+def test_wordpiece_encoder_keeps_its_whole_vocabulary(tiny, tmp_path):
+    from mlnews.infer.classifier import Classifier
+    from tokenizers import Tokenizer
+
+    out = train_from_config(make_cfg(tiny, "wordpiece", weighting="zipf", dtype="float32", pca_dims=None),
+                            tmp_path / "wp")
+    full = Tokenizer.from_file(str(tiny["wordpiece"] / "tokenizer.json"))
+    assert Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size() == full.get_vocab_size()
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["macro_f1"] > 0.6
+    clf = Classifier.load(out)
+    unknown = ["漢字 😀", "☃☃☃"]  # WordPiece maps each to [UNK]: no known piece at all
+    assert clf.backend.embedder.tokenizer.encode(unknown[0], add_special_tokens=False).tokens == ["[UNK]", "[UNK]"]
+    assert not clf.backend.embed(unknown).any()
+    probs = clf.predict_proba(unknown + [""])
+    assert np.isfinite(probs).all() and np.allclose(probs, probs[-1])
+
+
+def test_train_through_the_cli_with_a_config_file(tiny, tmp_path, capsys):
+    cfg = tmp_path / "static.yaml"
+    cfg.write_text(f"""
+task: classification
+data: {{path: "{tiny['data']}"}}
+model: {{kind: static, name_or_path: "{tiny['unigram']}", max_length: 32}}
+head: {{C: 10.0}}
+static: {{pca_dims: 16, weighting: sif, vocabulary: dataset}}
+""", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(cfg), "--out", str(tmp_path / "m"), "static.sif_coefficient=0.01"])
+    assert exc.value.code in (0, None), capsys.readouterr().err
+    saved = load_classifier_config(tmp_path / "m" / "train_config.yaml")
+    assert saved.static.sif_coefficient == 0.01 and saved.static.vocabulary == "dataset"
+    capsys.readouterr()
+    inputs = tmp_path / "h.txt"
+    inputs.write_text("Курс рубль банк вырос\nМатч футбол гол\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["classify", "-m", str(tmp_path / "m"), str(inputs)])
+    assert exc.value.code in (0, None)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 and all(r["label"] in LABELS for r in rows)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("static.pca_dims=1", r"static\.pca_dims: expected >= 2"),
+    ("static.weighting=idf", r"static\.weighting"),
+    ("static.sif_coefficient=0", r"static\.sif_coefficient: expected > 0"),
+    ("static.dtype=int8", r"static\.dtype"),
+])
+def test_static_config_errors_name_the_key(tmp_path, override, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: classification\nmodel: {kind: static}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_classifier_config(cfg, [override])
+
+
+def test_static_section_on_another_kind_is_an_error(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task: classification\nmodel: {kind: tfidf}\nstatic: {pca_dims: 64}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"static"):
+        load_classifier_config(cfg)
+
+
+def test_onnx_export_refuses_a_static_folder_in_one_line(static_dir: Path, tmp_path, capsys):
+    from mlnews.infer.onnx import export_onnx
+
+    with pytest.raises(MlnewsError, match=r"static") as exc:
+        export_onnx(static_dir, tmp_path / "onnx")
+    assert "\n" not in str(exc.value)
+    with pytest.raises(SystemExit) as code:
+        main(["export", str(static_dir), "--onnx", "--out", str(tmp_path / "cli")])
+    assert code.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "static" in err and "Traceback" not in err
+
+
+def test_card_snippet_runs_without_mlnews_and_matches_the_classifier(static_dir: Path, monkeypatch, capsys):
+    """The card's "Without mlnews" code (tokenizers + numpy + safetensors + skops) gives the same labels."""
+    import re
+
+    from mlnews.infer.classifier import Classifier
+
+    card = (static_dir / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", card.split("Without mlnews", 1)[1], re.S).group(1)
+    assert "torch" not in code and "transformers" not in code
+    monkeypatch.chdir(static_dir.parent)
+    ns: dict = {"__name__": "__card__"}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - the card's own snippet, as written
+    clf = Classifier.load(static_dir)
+    expected = [p["label"] for p in clf.predict([e[0] for e in ns["examples"]], leads=[e[1] for e in ns["examples"]],
+                                                bodies=[e[2] for e in ns["examples"]])]
+    assert ns["labels"] == expected
