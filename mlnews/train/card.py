@@ -220,6 +220,13 @@ def render_classifier_card(
     for key in ("global_step", "train_loss", "best_validation_macro_f1"):
         if training.get(key) is not None:
             training_rows.append([key.replace("_", " "), _fmt(training[key])])
+    dist = training.get("distill")
+    if dist:  # a distilled student (mlnews.train.distill)
+        unl = dist.get("unlabelled") or {}
+        training_rows += [["distilled from (teacher)", shown_path(dist["teacher"])],
+                          ["teacher layers kept", ", ".join(str(i) for i in dist["layers_kept"])],
+                          ["soft-label rows (labelled + unlabelled)", f"{dist['labelled_rows']:,} + {unl.get('kept', 0):,}"],
+                          ["distillation temperature / alpha", f"{dist['temperature']} / {dist['alpha']}"]]
     params = training.get("parameters")
     if params:
         training_rows.append(["parameters (trainable / total)", f"{params['trainable']:,} / {params['total']:,}"])

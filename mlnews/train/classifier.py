@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mlnews.config import dump_yaml
+from mlnews.config import config_file, dump_yaml, resolve_path
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.evaluate.classifier import evaluate_classifier
 from mlnews.evaluate.metrics import macro_f1_codes
@@ -144,13 +144,21 @@ def train_transformer(
     if cfg.model.dropout is not None:
         extra = {"hidden_dropout_prob": cfg.model.dropout, "attention_probs_dropout_prob": cfg.model.dropout}
     torch.manual_seed(t.seed)  # the new classification head is initialised from this seed
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_path,
-        num_labels=len(labels),
-        id2label=dict(labels.id2label),
-        label2id=dict(labels.label2id),
-        **extra,
-    )
+    distill = cfg.distill if cfg.distill.teacher else None
+    kept: list[int] | None = None
+    if distill is not None:  # the student is the teacher with fewer layers (mlnews.train.distill)
+        from mlnews.train.distill import make_student, open_teacher
+
+        open_teacher(model_path, labels.names)
+        model, kept = make_student(model_path, distill.layers, **extra)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_path,
+            num_labels=len(labels),
+            id2label=dict(labels.id2label),
+            label2id=dict(labels.label2id),
+            **extra,
+        )
     params = apply_freezing(model, cfg.model.freeze_embeddings, cfg.model.freeze_layers)
     weights = resolve_class_weights(t.class_weights, labels, data.splits["train"].labels)
 
@@ -164,6 +172,9 @@ def train_transformer(
 
     train_ds = to_dataset(data.splits["train"])
     eval_ds = to_dataset(data.splits["validation"])
+    distill_report: dict[str, Any] | None = None
+    if distill is not None:
+        train_ds, distill_report = _distill_dataset(cfg, data, train_ds, model_path, tokenizer)
 
     def compute_metrics(pred: Any) -> dict[str, float]:
         y = np.asarray(pred.label_ids)
@@ -185,6 +196,7 @@ def train_transformer(
         greater_is_better=True,
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        remove_unused_columns=distill is None,  # keep the teacher_logits column for the distillation loss
     )
     cbs = list(callbacks or [])
     limit = time_limit_callback(t.time_limit_minutes) if t.time_limit_minutes else None
@@ -202,6 +214,7 @@ def train_transformer(
         compute_metrics=compute_metrics,
         callbacks=cbs,
         class_weights=weights,
+        distill=(distill.temperature, distill.alpha) if distill is not None else None,
     )
     attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     start = time.perf_counter()
@@ -245,7 +258,37 @@ def train_transformer(
         "parameters": params,
         "class_weights": weights,
         "log_history": state.log_history,
+        **({"distill": {"teacher": str(model_path), "layers_kept": kept, **distill_report}} if distill is not None else {}),
     }
+
+
+def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
+                     tokenizer: Any) -> tuple[Any, dict[str, Any]]:
+    """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100)."""
+    from datasets import Dataset, concatenate_datasets
+
+    from mlnews.train.distill import UNLABELLED, teacher_logits, unlabelled_inputs
+
+    d = cfg.distill
+    teacher = ModelFolder.open(teacher_dir, task="classification").manifest
+    extra_inputs, report = unlabelled_inputs(cfg, data, teacher.input.prefix) if d.unlabelled else ([], {})
+    texts = list(data.splits["train"].inputs) + extra_inputs
+    logits = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
+                            batch_size=cfg.train.eval_batch_size)
+    n = len(train_ds)
+    train_ds = train_ds.add_column("teacher_logits", [row.tolist() for row in logits[:n]])
+    if extra_inputs:
+        extra = Dataset.from_dict({"text": extra_inputs, "label": [UNLABELLED] * len(extra_inputs),
+                                   "teacher_logits": [row.tolist() for row in logits[n:]]})
+        extra = extra.map(lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.model.max_length),
+                          batched=True, remove_columns=["text"])
+        train_ds = concatenate_datasets([train_ds, extra.cast(train_ds.features)])
+    agree = float((logits[:n].argmax(1) == np.asarray(train_ds["label"][:n])).mean()) if n else 0.0
+    report = {"labelled_rows": n, "unlabelled": report, "teacher_train_accuracy": round(agree, 4),
+              "temperature": d.temperature, "alpha": d.alpha}
+    log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
+             "the labelled rows %.3f)", n, len(extra_inputs), agree)
+    return train_ds, report
 
 
 def _weighted_trainer_cls():
@@ -256,20 +299,33 @@ def _weighted_trainer_cls():
 
         loss_is_scaled_for_ga = False  # our loss is a batch mean: let the Trainer divide by GA steps
 
-        def __init__(self, *args: Any, class_weights: list[float] | None = None, **kwargs: Any) -> None:
+        def __init__(self, *args: Any, class_weights: list[float] | None = None,
+                     distill: tuple[float, float] | None = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._class_weights = class_weights
+            self._distill = distill  # (temperature, alpha) of mlnews.train.distill
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: D102
             import torch
 
             labels = inputs.pop("labels")
+            teacher = inputs.pop("teacher_logits", None)  # training batches of a distillation run only
             outputs = model(**inputs)
             logits = outputs.logits
             weight = None
             if self._class_weights is not None:
                 weight = torch.tensor(self._class_weights, dtype=logits.dtype, device=logits.device)
-            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), weight=weight)
+            hard = labels.view(-1) >= 0  # unlabelled rows (-100) of a distillation run have soft labels only
+            if hard.any():
+                loss = torch.nn.functional.cross_entropy(logits[hard], labels.view(-1)[hard], weight=weight)
+            else:
+                loss = logits.sum() * 0.0
+            if teacher is not None and self._distill is not None:
+                from mlnews.train.distill import soft_label_loss
+
+                temperature, alpha = self._distill
+                soft = soft_label_loss(logits, teacher, temperature).mean()
+                loss = alpha * loss + (1 - alpha) * soft if hard.any() else soft
             return (loss, outputs) if return_outputs else loss
 
     return _WeightedTrainer
@@ -313,7 +369,12 @@ def train_from_config(
         folder = ModelFolder.prepare(out_dir, resume=resume, checkpoints=kind == "transformer")
     base_model: str | None
     if kind in ENCODER_KINDS:
-        model_path, prefix, alias = resolve_model(cfg.model.name_or_path)
+        if cfg.distill.teacher:  # the student starts from the teacher (checked: a finished classifier folder)
+            from mlnews.train.distill import open_teacher
+
+            cfg.distill.teacher = str(resolve_path(cfg.distill.teacher, config_file(cfg)))
+            open_teacher(cfg.distill.teacher)
+        model_path, prefix, alias = resolve_model(cfg.distill.teacher or cfg.model.name_or_path)
         if cfg.model.input_prefix is not None:
             prefix = cfg.model.input_prefix
         base_model = alias or cfg.model.name_or_path

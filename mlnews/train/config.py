@@ -235,6 +235,34 @@ class StaticSection:
 
 
 @dataclass
+class DistillSection:
+    """Knowledge distillation into a smaller, faster student (``model.kind: transformer``).
+
+    ``teacher``: a fine-tuned transformer classifier folder (``mlnews train configs/classifier/e5-small.yaml``);
+    the student starts from the teacher's own weights with only ``layers`` of its encoder layers (evenly
+    spaced, the top one kept; DistilBERT's initialisation) and learns from the teacher's soft labels
+    (``temperature``) on the labelled training rows and, with ``unlabelled``, on the build's unlabelled
+    article titles (its summarisation train split: the same groups as the classification train split, so
+    nothing of validation or test). ``alpha``: weight of the hard-label loss on labelled rows; the rest
+    is the soft-label loss.
+    """
+
+    teacher: Optional[str] = None
+    layers: int = option(4, ge=1)
+    temperature: float = option(2.0, gt=0)
+    alpha: float = option(0.3, ge=0, le=1)
+    unlabelled: bool = True
+    max_unlabelled: Optional[int] = option(None, ge=1)
+
+    def validate(self, prefix: str = "") -> None:
+        from mlnews.config import given_keys
+
+        if given_keys(self) and not self.teacher:
+            raise ConfigError(f"{_key(prefix, 'teacher')}: required for distillation (a fine-tuned transformer "
+                              "classifier folder); remove the distill section to train without a teacher")
+
+
+@dataclass
 class ClassifierConfig:
     """A complete ``task: classification`` training config."""
 
@@ -245,10 +273,16 @@ class ClassifierConfig:
     train: ClassifierTrainSection = field(default_factory=ClassifierTrainSection)
     tfidf: TfidfSection = option(default_factory=TfidfSection, kinds=("tfidf",))
     head: HeadSection = option(default_factory=HeadSection, kinds=HEAD_KINDS)
+    distill: DistillSection = option(default_factory=DistillSection, kinds=("transformer",))
     static: StaticSection = option(default_factory=StaticSection, kinds=("static",))
 
     def validate(self, prefix: str = "") -> None:
         check_applicable(self, self.model.kind)
+        from mlnews.config import given_keys
+
+        if self.distill.teacher and "name_or_path" in given_keys(self.model):
+            raise ConfigError("model.name_or_path: a distilled student starts from distill.teacher's weights; "
+                              "remove model.name_or_path")
 
 
 # ---------------------------------------------------------------------------------- summarisation

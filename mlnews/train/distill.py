@@ -1,0 +1,145 @@
+"""Knowledge distillation of a fine-tuned transformer classifier into a smaller student (``distill:``).
+
+DistilBERT's recipe, sized for a CPU: the student *is* the teacher with fewer encoder layers (evenly
+spaced, the top one kept, so the classification head still reads the representation it was trained
+on), optionally a shorter ``model.max_length``, trained on
+
+* the labelled training rows: ``alpha`` x class-weighted cross-entropy on the gold label
+  + ``(1 - alpha)`` x the soft-label loss;
+* the build's unlabelled article titles (``distill.unlabelled``; the summarisation train split, which
+  shares its groups with the classification train split): the soft-label loss only.
+
+The soft-label loss is ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et al.), with
+the teacher's logits computed once before training, on the teacher's own input length. Everything else
+(checkpoints, ``--resume``, the time limit, best checkpoint by validation macro-F1, calibration, the
+model folder) is the transformer trainer's; a student folder is an ordinary ``kind: transformer``
+folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from mlnews.errors import ConfigError, MlnewsError
+from mlnews.modelfolder import ModelFolder
+from mlnews.progress import StageProgress
+from mlnews.text import compose_text
+
+if TYPE_CHECKING:
+    from mlnews.train.config import ClassifierConfig
+    from mlnews.train.inputs import PreparedData
+
+log = logging.getLogger(__name__)
+
+UNLABELLED = -100  # the label id of a row with soft labels only (ignored by the hard-label loss)
+
+
+def kept_layers(n_teacher: int, n_student: int) -> list[int]:
+    """Evenly spaced teacher layers, the top one included: 4 of 12 -> [2, 5, 8, 11]."""
+    if n_student > n_teacher:
+        raise ConfigError(f"distill.layers: {n_student} > the teacher's {n_teacher} encoder layers")
+    return sorted({round((i + 1) * n_teacher / n_student) - 1 for i in range(n_student)})
+
+
+def open_teacher(teacher: str | Path, labels: Sequence[str] | None = None) -> ModelFolder:
+    """The teacher folder, checked: a finished ``kind: transformer`` classifier with the dataset's labels."""
+    folder = ModelFolder.open(teacher, task="classification")
+    kind = folder.manifest.kind
+    if kind != "transformer":
+        raise ConfigError(f"distill.teacher: {teacher} is a {kind!r} model folder; the teacher must be a fine-tuned "
+                          "transformer classifier (its ONNX export or a TF-IDF model cannot seed a student)")
+    if labels is not None and list(folder.manifest.labels or []) != list(labels):
+        raise ConfigError(f"distill.teacher: {teacher} was trained on the labels {folder.manifest.labels}, the dataset "
+                          f"has {list(labels)}; distil on the teacher's own taxonomy")
+    return folder
+
+
+def make_student(teacher_dir: Path, n_layers: int, **config_overrides: Any) -> tuple[Any, list[int]]:
+    """The teacher's model with only ``kept_layers`` of its encoder layers; returns ``(model, kept)``."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True, **config_overrides)
+    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    if layers is None:
+        raise ConfigError(f"distill.teacher: {teacher_dir}: this architecture has no encoder.layer list to cut")
+    kept = kept_layers(len(layers), n_layers)
+    model.base_model.encoder.layer = torch.nn.ModuleList([layers[i] for i in kept])
+    model.config.num_hidden_layers = len(kept)
+    return model, kept
+
+
+def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 64) -> np.ndarray:
+    """The teacher's logits ``[n, n_labels]`` for composed, prefixed texts (length-sorted batches)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True).eval()
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode(), StageProgress("mlnews train", summary=False) as progress:
+        progress.start("teacher soft labels", total=len(texts))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                            return_tensors="pt")
+            out[idx] = model(**enc).logits.float().numpy()
+            progress.advance("teacher soft labels", len(idx))
+        progress.finish("teacher soft labels")
+    return out
+
+
+def unlabelled_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, int]]:
+    """Composed inputs of the build's summarisation train articles that are not labelled training rows.
+
+    Returns ``(inputs, report)``; the report counts what was read, kept and why the rest was not used.
+    """
+    from datasets import load_from_disk
+
+    path = Path(data.dataset_dir) / "summarisation"
+    report = {"read": 0, "kept": 0, "same_as_a_labelled_row": 0, "empty": 0, "capped": 0}
+    if not path.is_dir():
+        log.warning("distill.unlabelled: %s has no summarisation split; distilling on labelled rows only", data.dataset_dir)
+        return [], report
+    try:
+        split = load_from_disk(str(path))[cfg.data.train_split]
+    except (KeyError, OSError, ValueError) as exc:
+        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
+    seen = set(data.splits["train"].inputs)
+    inputs: list[str] = []
+    for row in split:
+        report["read"] += 1
+        title = (row.get("title") or "").strip()
+        if not title:
+            report["empty"] += 1
+            continue
+        text = compose_text(title, row.get("lead") or "", row.get("text") or "", use_lead=cfg.data.use_lead,
+                            body_chars=cfg.data.body_chars, prefix=prefix)
+        if text in seen:
+            report["same_as_a_labelled_row"] += 1
+            continue
+        seen.add(text)
+        inputs.append(text)
+    cap = cfg.distill.max_unlabelled
+    if cap is not None and len(inputs) > cap:
+        rng = np.random.default_rng(cfg.train.seed)
+        keep = sorted(rng.choice(len(inputs), size=cap, replace=False).tolist())
+        report["capped"] = len(inputs) - cap
+        inputs = [inputs[i] for i in keep]
+    report["kept"] = len(inputs)
+    return inputs, report
+
+
+def soft_label_loss(student: Any, teacher: Any, temperature: float) -> Any:
+    """Per-row ``T^2 * KL(softmax(teacher / T) || softmax(student / T))``."""
+    import torch.nn.functional as F
+
+    t = temperature
+    log_p = F.log_softmax(student / t, dim=-1)
+    q = F.softmax(teacher.to(student.dtype) / t, dim=-1)
+    return (t * t) * F.kl_div(log_p, q, reduction="none").sum(-1)

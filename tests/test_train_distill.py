@@ -1,0 +1,137 @@
+"""Distillation (``distill.teacher``): a 1-layer student of a tiny 2-layer random-BERT teacher.
+
+Covers: the kept layers; the student folder is an ordinary transformer folder with fewer layers that
+loads, predicts and follows its teacher; the unlabelled article titles of the build get soft labels
+(and rows already labelled are not counted twice); the soft-label loss; config errors (no teacher,
+a teacher of another kind or label set, model.name_or_path beside a teacher, too many layers).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlnews.config import from_dict
+from mlnews.errors import ConfigError
+from mlnews.infer.classifier import Classifier
+from mlnews.train.classifier import train_from_config
+from mlnews.train.config import ClassifierConfig
+from mlnews.train.distill import kept_layers, soft_label_loss
+from test_train_tinybert import build_tiny_bert, build_tiny_dataset, synthetic_rows
+
+TRAIN = {"batch_size": 8, "learning_rate": 5e-3, "logging_steps": 5, "seed": 7, "eval_strategy": "steps",
+         "eval_steps": 10, "warmup_ratio": 0.0, "num_threads": 1}
+
+
+def _with_articles(ds: Path) -> Path:
+    """Add a summarisation split like `mlnews data build` writes: unlabelled articles (+ one labelled twin)."""
+    from datasets import Dataset, DatasetDict
+
+    rows = synthetic_rows(30, seed=21)
+    arts = [{"id": f"a{i}", "text": r["body"] or "Текст", "title": r["text"], "lead": r["lead"], "lang": r["lang"],
+             "source": r["source"], "group": f"ga{i}"} for i, r in enumerate(rows)]
+    arts.append({"id": "empty", "text": "x", "title": "", "lead": "", "lang": "ru", "source": "s", "group": "ge"})
+    split = {"train": Dataset.from_list(arts), "validation": Dataset.from_list(arts[:3]),
+             "test": Dataset.from_list(arts[3:6])}
+    DatasetDict(split).save_to_disk(str(ds / "summarisation"))
+    return ds
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("distill")
+    data = _with_articles(build_tiny_dataset(root / "ds"))
+    bert = build_tiny_bert(root / "bert")
+    teacher_cfg = from_dict(ClassifierConfig, {
+        "data": {"path": str(data)},
+        "model": {"kind": "transformer", "name_or_path": str(bert), "max_length": 32},
+        "train": {**TRAIN, "max_steps": 40}})
+    teacher = train_from_config(teacher_cfg, root / "teacher")
+    return {"data": data, "bert": bert, "teacher": teacher, "root": root}
+
+
+def student_cfg(tiny, **distill) -> ClassifierConfig:
+    return from_dict(ClassifierConfig, {
+        "data": {"path": str(tiny["data"])},
+        "model": {"kind": "transformer", "max_length": 24},
+        "train": {**TRAIN, "max_steps": 30},
+        "distill": {"teacher": str(tiny["teacher"]), "layers": 1, "temperature": 2.0, "alpha": 0.3, **distill}})
+
+
+def test_kept_layers_are_evenly_spaced_with_the_top_one():
+    assert kept_layers(12, 4) == [2, 5, 8, 11]
+    assert kept_layers(12, 6) == [1, 3, 5, 7, 9, 11]
+    assert kept_layers(2, 1) == [1]
+    assert kept_layers(3, 3) == [0, 1, 2]
+    with pytest.raises(ConfigError, match="distill.layers: 5 > the teacher's 4"):
+        kept_layers(4, 5)
+
+
+def test_soft_label_loss_is_zero_when_student_matches_teacher_and_grows_with_the_gap():
+    import torch
+
+    t = torch.tensor([[2.0, 0.0, -1.0]])
+    assert float(soft_label_loss(t.clone(), t, 2.0)[0]) == pytest.approx(0.0, abs=1e-6)
+    near = float(soft_label_loss(torch.tensor([[1.5, 0.0, -1.0]]), t, 2.0)[0])
+    far = float(soft_label_loss(torch.tensor([[-2.0, 0.0, 1.0]]), t, 2.0)[0])
+    assert 0 < near < far
+
+
+def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):
+    out = train_from_config(student_cfg(tiny), tiny["root"] / "student")
+    manifest = json.loads((out / "mlnews.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "transformer" and manifest["input"]["max_length"] == 24
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["num_hidden_layers"] == 1
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "distilled from (teacher)" in card and "| teacher layers kept | 1 |" in card
+    # 30 synthetic article titles are unlabelled; the one with an empty title is not used
+    assert "90 + 30" in card, card[card.find("soft-label rows"):][:120]
+    teacher, student = Classifier.load(tiny["teacher"]), Classifier.load(out)
+    rows = synthetic_rows(60, seed=13)
+    texts = [r["text"] for r in rows]
+    t_pred = [p["label"] for p in teacher.predict(texts)]
+    s_pred = [p["label"] for p in student.predict(texts)]
+    agreement = np.mean([a == b for a, b in zip(t_pred, s_pred)])
+    assert agreement >= 0.6, agreement  # 3 labels: chance agreement is about 1/3
+
+
+def test_without_unlabelled_rows_only_the_labelled_ones_get_soft_labels(tiny):
+    out = train_from_config(student_cfg(tiny, unlabelled=False), tiny["root"] / "student-l")
+    assert "90 + 0" in (out / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"distill": {"teacher": None, "layers": 2}}, "distill.teacher: required"),
+    ({"model": {"name_or_path": "e5-small"}}, "model.name_or_path: a distilled student starts from distill.teacher"),
+])
+def test_config_errors(tiny, change, message):
+    d = {"data": {"path": str(tiny["data"])}, "model": {"kind": "transformer"},
+         "distill": {"teacher": str(tiny["teacher"])}}
+    for k, v in change.items():
+        d[k] = {**d[k], **v}
+    with pytest.raises(ConfigError, match=message):
+        from_dict(ClassifierConfig, d)
+
+
+def test_distill_is_refused_for_other_kinds(tiny):
+    with pytest.raises(ConfigError, match="distill: not used by model.kind tfidf"):
+        from_dict(ClassifierConfig, {"data": {"path": str(tiny["data"])}, "model": {"kind": "tfidf"},
+                                     "distill": {"teacher": str(tiny["teacher"])}})
+
+
+def test_teacher_with_other_labels_or_kind_is_a_one_line_error(tiny, tmp_path):
+    other = _with_articles(build_tiny_dataset(tmp_path / "ds4", labels=["economy", "sports", "politics", "science"]))
+    cfg = student_cfg(tiny)
+    cfg.data.path = str(other)
+    with pytest.raises(ConfigError, match="distill.teacher: .* was trained on the labels"):
+        train_from_config(cfg, tmp_path / "s")
+    tfidf = train_from_config(from_dict(ClassifierConfig, {"data": {"path": str(tiny["data"])},
+                                                           "model": {"kind": "tfidf"}}), tmp_path / "tfidf")
+    cfg = student_cfg(tiny)
+    cfg.distill.teacher = str(tfidf)
+    with pytest.raises(ConfigError, match="is a 'tfidf' model folder; the teacher must be a fine-tuned transformer"):
+        train_from_config(cfg, tmp_path / "s2")
