@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from mlnews.evaluate.metrics import macro_f1, classification_metrics, confusion, paired_bootstrap, write_eval_artifacts
+from mlnews.evaluate.metrics import (
+    classification_metrics,
+    confusion,
+    expected_calibration_error,
+    macro_f1,
+    negative_log_likelihood,
+    paired_bootstrap,
+    write_eval_artifacts,
+)
 from mlnews.types import LabelSet
 
 LABELS = LabelSet(["society", "economy", "sports"])
@@ -85,3 +93,32 @@ def test_paired_bootstrap_mean_of_per_article_scores():
     assert noise["low"] < 0 < noise["high"] and noise["n"] == 100
     with pytest.raises(ValueError):
         paired_bootstrap_mean([0.1], [0.1, 0.2])
+
+
+def test_expected_calibration_error_by_hand():
+    import numpy as np
+
+    # [n, k] probabilities + gold codes, 10 bins: confidences 0.9 (right), 0.6 (wrong: argmax 0, gold 1),
+    # 0.7 (right) fall in three bins with gaps 0.1, 0.6, 0.3 -> (0.1 + 0.6 + 0.3) / 3
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
+    assert expected_calibration_error(probs, [0, 1, 1], n_bins=10) == pytest.approx(1 / 3)
+    # confidences + correct flags, 15 bins: 0.2 right (gap 0.8); 1.0 right (0); 0.0 and 1/15 wrong share the first
+    # bin (0, 1/15] (0 falls in it): |0 - (0 + 1/15) / 2| * 2 rows -> (0.8 + 1/15) / 4
+    assert expected_calibration_error([0.2, 1.0, 0.0, 1 / 15], [True, True, False, False]) == pytest.approx(
+        (0.8 + 1 / 15) / 4)
+    # calibrated within each bin: 4 rows at 0.75, 3 right -> 0
+    assert expected_calibration_error([0.75] * 4, [True, True, True, False]) == pytest.approx(0.0)
+    # one bin holds everything: |accuracy - mean confidence|
+    assert expected_calibration_error([0.9, 0.8], [True, False], n_bins=1) == pytest.approx(abs(0.5 - 0.85))
+    assert expected_calibration_error(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 0.0
+    with pytest.raises(ValueError):
+        expected_calibration_error(probs, [0, 1])
+
+
+def test_negative_log_likelihood_by_hand():
+    import math
+
+    assert negative_log_likelihood([[0.5, 0.5], [0.9, 0.1]], [0, 1]) == pytest.approx((math.log(2) + math.log(10)) / 2)
+    assert negative_log_likelihood([[1.0, 0.0]], [1]) == pytest.approx(-math.log(1e-12))  # clipped, not inf
+    with pytest.raises(ValueError):
+        negative_log_likelihood([0.5, 0.5], [0])

@@ -160,6 +160,55 @@ def paired_bootstrap_mean(
             **_interval(deltas, confidence), "n": len(a), "n_boot": n_boot}
 
 
+ECE_BINS = 15  # equal-width confidence bins of the expected calibration error (Guo et al., 2017)
+
+
+def _top_label(probs: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(confidence, correct)`` from ``[n, k]`` probabilities and gold codes, or passed through when 1-D."""
+    p = np.asarray(probs, dtype=float)
+    t = np.asarray(y)
+    if p.ndim == 2:
+        if t.shape != (p.shape[0],):
+            raise ValueError(f"expected {p.shape[0]} gold label codes, got shape {t.shape}")
+        return (p.max(axis=1) if p.shape[0] else np.zeros(0)), p.argmax(axis=1) == t.astype(int)
+    if p.ndim != 1 or t.shape != p.shape:
+        raise ValueError(f"expected [n, k] probabilities and n codes, or n confidences and n flags; got {p.shape}, {t.shape}")
+    return p, t.astype(bool)
+
+
+def expected_calibration_error(probs: Any, y: Any, *, n_bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error: sum over bins of ``|bin| / n * |accuracy - mean confidence|``.
+
+    ``probs`` ``[n, k]`` with ``y`` the gold label codes (the top label is the prediction), or ``probs``
+    the ``n`` top-label confidences with ``y`` their ``n`` correct/incorrect flags. Bins are equal-width
+    on [0, 1]: bin ``b`` holds confidences in ``(b/n_bins, (b+1)/n_bins]`` (0 falls in the first).
+    0.0 for no rows; 0.0 means "a score of 0.8 is right 80% of the time" held in every bin.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    conf, correct = _top_label(probs, y)
+    n = len(conf)
+    if not n:
+        return 0.0
+    conf = np.clip(conf, 0.0, 1.0)
+    bins = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], conf, side="left")  # (lo, hi] bins
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.bincount(bins, weights=correct.astype(float), minlength=n_bins) - np.bincount(
+        bins, weights=conf, minlength=n_bins)  # per bin: (accuracy - confidence) * count
+    return float(np.abs(gap[count > 0]).sum() / n)
+
+
+def negative_log_likelihood(probs: Any, y: Any, *, eps: float = 1e-12) -> float:
+    """Mean ``-log p[gold]`` over rows of ``[n, k]`` probabilities (``eps`` guards log 0); 0.0 for no rows."""
+    p = np.asarray(probs, dtype=float)
+    t = np.asarray(y, dtype=int)
+    if p.ndim != 2 or t.shape != (p.shape[0],):
+        raise ValueError(f"expected [n, k] probabilities and n gold codes, got {p.shape} and {t.shape}")
+    if not len(t):
+        return 0.0
+    return float(-np.log(np.clip(p[np.arange(len(t)), t], eps, 1.0)).mean())
+
+
 def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: LabelSet) -> np.ndarray:
     """Counts ``[true label, predicted label]`` in the label set's order."""
     from sklearn.metrics import confusion_matrix
