@@ -125,3 +125,49 @@ def test_predict_rejects_bad_arguments(tfidf_dir):
     with pytest.raises(TypeError, match="list of strings"):
         clf.predict_proba("одна строка")
     assert clf.predict_proba([]).shape == (0, 3)
+
+
+def _with_calibration(src: Path, dst: Path, temperature: float) -> Path:
+    """A copy of a model folder whose mlnews.json carries a temperature calibration."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "mlnews.json").read_text(encoding="utf-8"))
+    manifest["calibration"] = {"method": "temperature", "temperature": temperature, "fitted_on": "validation", "rows": 30}
+    (dst / "mlnews.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("kind", ["transformer", "tfidf"])
+def test_the_classifier_applies_the_folders_temperature(kind, transformer_dir, tfidf_dir, tmp_path):
+    from mlnews.modelfolder import temperature_scale
+
+    folder = _with_calibration({"transformer": transformer_dir, "tfidf": tfidf_dir}[kind], tmp_path / kind, 0.5)
+    texts = [r["text"] for r in synthetic_rows(9, seed=4)]
+    clf = Classifier.load(folder)
+    assert clf.calibrated and clf.calibration.temperature == 0.5
+    raw = Classifier.load(folder, calibrated=False)
+    assert not raw.calibrated and raw.calibration.temperature == 0.5
+    p_raw, p_cal = raw.predict_proba(texts), clf.predict_proba(texts)
+    assert np.allclose(p_raw, clf.raw_proba(texts))
+    assert np.allclose(p_cal, temperature_scale(p_raw, 0.5), atol=1e-6)  # exactly the temperature transform
+    assert not np.allclose(p_cal, p_raw) and (p_cal.argmax(1) == p_raw.argmax(1)).all()
+    assert (p_cal.max(1) >= p_raw.max(1) - 1e-6).all()  # T < 1 sharpens
+    preds = clf.predict(texts, top_k=2)
+    assert [p["score"] for p in preds] == pytest.approx(p_cal.max(1).tolist(), abs=1e-6)
+    assert [p["label"] for p in preds] == [p["label"] for p in raw.predict(texts)]
+
+
+def test_a_folder_without_calibration_gives_raw_probabilities(tfidf_dir):
+    """Folders trained before calibration existed (or with train.calibrate: false) load as before: T = 1."""
+    assert "calibration" not in json.loads((tfidf_dir / "mlnews.json").read_text(encoding="utf-8"))
+    clf = Classifier.load(tfidf_dir)
+    assert clf.calibration is None and not clf.calibrated
+    texts = [r["text"] for r in synthetic_rows(5, seed=6)]
+    assert np.array_equal(clf.predict_proba(texts), clf.raw_proba(texts))
+
+
+def test_a_bad_calibration_is_a_one_line_load_error(tfidf_dir, tmp_path):
+    folder = _with_calibration(tfidf_dir, tmp_path / "bad", -1)
+    with pytest.raises(MlnewsError, match=r"mlnews\.json: calibration\.temperature: expected a number > 0, got -1$"):
+        Classifier.load(folder)

@@ -28,8 +28,8 @@ def evaluate_cmd(
 ) -> None:
     """Score a trained model on a dataset split or a labelled JSONL file and write its artefacts.
 
-    Classification: accuracy, macro-F1, per-class P/R/F1, per language and per source
-    (metrics.json), confusion_matrix.png/.csv and predictions.jsonl. Rows whose label is not in
+    Classification: accuracy, macro-F1, per-class P/R/F1, per language and per source, the
+    expected calibration error of the scores (metrics.json), confusion_matrix.png/.csv and predictions.jsonl. Rows whose label is not in
     the model's label set, or that have no label, are counted and reported, never silently
     dropped. Summarisation folders (and `lead` / `textrank`) are scored with ROUGE and chrF.
 

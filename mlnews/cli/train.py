@@ -72,4 +72,12 @@ def print_summary(model_dir: Path, metrics: dict) -> None:
         for name, m in metrics.get(key, {}).items():
             table.add_row(f"{prefix}={name}", str(m["n"]), f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}")
     console.print(table)
+    if "ece" in metrics:  # expected calibration error of the scores (15 bins); before the folder's temperature too
+        cal = metrics.get("calibration") or {}
+        line = f"ECE {metrics['ece']:.3f}"
+        if metrics.get("calibrated") and "ece_uncalibrated" in metrics:
+            line += f" (calibrated, T = {cal.get('temperature', 1.0):.3f}; uncalibrated {metrics['ece_uncalibrated']:.3f})"
+        else:
+            line += " (raw probabilities: the folder has no calibration)"
+        console.print(line)
     typer.echo(str(model_dir))

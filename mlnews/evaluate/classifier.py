@@ -7,6 +7,9 @@ Rows are ``{id, text, lead, body, label, lang, source}`` dicts: :func:`load_eval
 dataset folder / data config split or from a labelled file (anything the one input reader
 :func:`mlnews.ingest.inputs.iter_records` reads). Rows without a label, with a label outside the
 model's label set, or with an empty text are counted by reason and reported, never silently dropped.
+``metrics.json`` also has the expected calibration error and NLL of the scores (``ece``, ``nll``; of the
+raw probabilities too, ``ece_uncalibrated``, when the folder applies a calibration);
+:func:`raw_probabilities` is what :mod:`mlnews.train.calibrate` fits the temperature on.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mlnews.errors import InputError, MlnewsError
-from mlnews.evaluate.metrics import write_eval_artifacts
+from mlnews.evaluate.metrics import expected_calibration_error, negative_log_likelihood, write_eval_artifacts
 from mlnews.infer.classifier import Classifier
 from mlnews.io import atomic_write
 from mlnews.modelfolder import PREDICTIONS, ModelFolder
@@ -91,6 +96,36 @@ def load_eval_rows(
     return dataset_rows(data, split), f"eval-{split}"
 
 
+def usable_rows(rows: list[dict[str, Any]], labels: Any) -> tuple[list[dict[str, Any]], Counter[str], Counter[str]]:
+    """``(kept, skipped by reason, labels outside the model)``: rows with a text and a label of ``labels``."""
+    skipped: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    kept = []
+    for r in rows:
+        if not r["text"].strip():
+            skipped["empty_text"] += 1
+        elif not r["label"]:
+            skipped["no_label"] += 1
+        elif r["label"] not in labels:
+            skipped["label_not_in_model"] += 1
+            unknown[r["label"]] += 1
+        else:
+            kept.append(r)
+    return kept, skipped, unknown
+
+
+def raw_probabilities(model: ModelFolder, rows: list[dict[str, Any]], *, batch_size: int = 32,
+                      backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """``(raw probabilities [n, n_labels], gold label codes [n])`` of the usable ``rows``, predicted by the
+    :class:`Classifier` users load with ``calibrated=False`` (what a calibration is fitted on)."""
+    clf = Classifier.from_folder(model, backend, calibrated=False, batch_size=batch_size)
+    kept, _, _ = usable_rows(rows, clf.labels)
+    if not kept:
+        return np.zeros((0, len(clf.labels)), dtype=np.float32), np.zeros(0, dtype=int)
+    probs = clf.raw_proba([r["text"] for r in kept], leads=[r["lead"] for r in kept], bodies=[r["body"] for r in kept])
+    return probs, np.array([clf.labels.encode(r["label"]) for r in kept], dtype=int)
+
+
 def evaluate_classifier(
     model: Classifier | ModelFolder | str | Path,
     rows: list[dict[str, Any]],
@@ -110,29 +145,26 @@ def evaluate_classifier(
     else:
         clf = Classifier.load(model, backend=backend, batch_size=batch_size)
     model_dir = clf.model_dir or Path("model")
-    skipped: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
-    kept = []
-    for r in rows:
-        if not r["text"].strip():
-            skipped["empty_text"] += 1
-        elif not r["label"]:
-            skipped["no_label"] += 1
-        elif r["label"] not in clf.labels:
-            skipped["label_not_in_model"] += 1
-            unknown[r["label"]] += 1
-        else:
-            kept.append(r)
+    kept, skipped, unknown = usable_rows(rows, clf.labels)
     if not kept:
         where = f"{source_name}: " if source_name else ""
         raise InputError(
             f"{where}no rows to evaluate ({len(rows)} read; skipped {dict(skipped)}; "
             f"labels outside the model: {dict(unknown.most_common(5))}; model labels: {', '.join(clf.labels.names)})"
         )
-    probs = clf.predict_proba(
-        [r["text"] for r in kept], leads=[r["lead"] for r in kept], bodies=[r["body"] for r in kept]
-    )
+    raw = clf.raw_proba([r["text"] for r in kept], leads=[r["lead"] for r in kept], bodies=[r["body"] for r in kept])
+    probs = clf.calibrate(raw)  # the scores users get: calibrated when the folder has a calibration
     pred = [clf.labels.decode(j) for j in probs.argmax(axis=1)]
+    gold = np.array([clf.labels.encode(r["label"]) for r in kept], dtype=int)
+    calibration: dict[str, Any] = {
+        "ece": round(expected_calibration_error(probs, gold), 4),  # of the scores written (15 equal-width bins)
+        "nll": round(negative_log_likelihood(probs, gold), 4),
+        "calibrated": clf.calibrated,
+    }
+    if clf.calibrated and clf.calibration is not None:  # the same rows before the folder's temperature
+        calibration.update(ece_uncalibrated=round(expected_calibration_error(raw, gold), 4),
+                           nll_uncalibrated=round(negative_log_likelihood(raw, gold), 4),
+                           calibration=clf.calibration.to_dict())
     info = {
         "model": str(model_dir),
         "data": source_name,
@@ -140,6 +172,7 @@ def evaluate_classifier(
         "rows_scored": len(kept),
         "skipped": dict(skipped),
         "labels_outside_model": dict(unknown),
+        **calibration,
         **(extra or {}),
     }
     metrics = write_eval_artifacts(
