@@ -93,6 +93,11 @@ def test_card_front_matter_and_facts_of_this_run(trained: Path, tiny):  # noqa: 
     assert "first 40 characters of the body" in card and "at most 32 tokens" in card and "truncation=True" in card
     assert re.search(r"\| epochs run \| [\d.]+ \(configured 3\.0\) \|", card)  # max_steps=150 ends it early
     assert "input_prefix" not in card and "None" not in card.split("## Training", 1)[1].split("##")[0]
+    cal = manifest["calibration"]  # the Calibration section: T, validation and test ECE before / after
+    section = card.split("## Calibration", 1)[1].split("\n## ", 1)[0]
+    assert f"T = {cal['temperature']:.3f}" in section
+    assert f"| validation (fitted on) | 30 | {cal['ece_before']:.3f} | {cal['ece_after']:.3f} |" in section
+    assert f"| test | {metrics['n']} | {metrics['ece_uncalibrated']:.3f} | {metrics['ece']:.3f} |" in section
     _assert_no_absolute_paths(card, trained.parent, tiny["data"].parent)
     assert "$" not in re.sub(r"\$ |\$\(", "", card)  # every placeholder filled
 
@@ -128,6 +133,9 @@ def test_onnx_folder_has_its_own_card_and_snippet(trained: Path, tmp_path, monke
     meta = _front_matter(card)
     assert meta["library_name"] == "onnx" and {"onnx", "int8"} <= set(meta["tags"])
     assert "int8" in card and "top-1 agreement" in card and "tiny-e5" in card
+    cal = json.loads((trained / "mlnews.json").read_text())["calibration"]
+    assert json.loads((out / "mlnews.json").read_text())["calibration"] == cal  # the export keeps it
+    assert "## Calibration" in card and f"T = {cal['temperature']:.3f}" in card
     _assert_no_absolute_paths(card, trained.parent, tmp_path)
     assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 32
     code = _plain_snippet(card)

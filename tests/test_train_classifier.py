@@ -1,6 +1,7 @@
 """Transformer classifier training on a tiny random BERT (built on the fly, no downloads).
 
 Covers: 10 training steps write every artefact of the model folder; label names in predictions;
+the calibration fitted on validation (stored, applied, validation ECE not raised);
 class weights in the loss; freezing; resume equivalence after an interruption mid-epoch; resume
 with a different label set; one-line config errors.
 """
@@ -84,6 +85,35 @@ def test_ten_steps_write_every_artefact(tiny, tmp_path):
     preds = Classifier.load(out).predict(["рубль банк", "матч гол"], top_k=3)
     assert all(p["label"] in LABELS for p in preds)
     assert all(sorted(x["label"] for x in p["top_k"]) == sorted(LABELS) for p in preds)
+
+
+def test_training_fits_a_calibration_on_validation_that_every_score_uses(tiny, tmp_path):
+    """train.calibrate (default on): T fitted on the validation split, stored in mlnews.json, applied by the
+    Classifier; the test metrics are the calibrated model's; the validation ECE does not rise."""
+    from mlnews.evaluate.classifier import dataset_rows, raw_probabilities
+    from mlnews.evaluate.metrics import expected_calibration_error
+    from mlnews.infer.classifier import Classifier
+    from mlnews.modelfolder import ModelFolder, temperature_scale
+
+    out = train_from_config(make_cfg(tiny, max_steps=40, eval_steps=20), tmp_path / "model")
+    cal = json.loads((out / "mlnews.json").read_text())["calibration"]
+    assert cal["method"] == "temperature" and cal["fitted_on"] == "validation" and cal["rows"] == 30
+    assert cal["ece_after"] <= cal["ece_before"] + 1e-9 and cal["nll_after"] <= cal["nll_before"] + 1e-9
+    # the record's numbers are those of the folder's own raw validation probabilities
+    probs, y = raw_probabilities(ModelFolder.open(out), dataset_rows(tiny["data"], "validation"))
+    assert expected_calibration_error(probs, y) == pytest.approx(cal["ece_before"], abs=1e-4)
+    assert expected_calibration_error(temperature_scale(probs, cal["temperature"]), y) == pytest.approx(
+        cal["ece_after"], abs=1e-4)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["calibrated"] is True and metrics["calibration"] == cal
+    assert {"ece", "nll", "ece_uncalibrated", "nll_uncalibrated"} <= set(metrics)
+    clf = Classifier.load(out)
+    texts = ["рубль банк", "матч гол", "закон депутат"]
+    raw = clf.raw_proba(texts)
+    assert np.allclose(clf.predict_proba(texts), temperature_scale(raw, cal["temperature"]), atol=1e-6)
+    assert (clf.predict_proba(texts).argmax(1) == raw.argmax(1)).all()
+    card = (out / "README.md").read_text()
+    assert "## Calibration" in card and f"T = {cal['temperature']:.3f}" in card and "validation (fitted on)" in card
 
 
 def test_tiny_model_learns_keyword_topics(tiny, tmp_path):
@@ -235,6 +265,7 @@ def test_out_dir_and_resume_errors(tiny, tmp_path):
         ("task: classification\n", ["train.nope=1"], r"train\.nope: unknown key 'nope'"),
         ("task: classification\nmodel: {kind: seq2seq}\n", [], r"model\.kind: 'seq2seq' is not allowed for task classification"),
         ("task: classification\ntrain: {class_weights: heavy}\n", [], r"train\.class_weights: expected 'none' \| 'balanced'"),
+        ("task: classification\ntrain: {calibrate: maybe}\n", [], r"train\.calibrate: expected true or false, got 'maybe'"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, yaml_text, overrides, message):

@@ -46,6 +46,8 @@ def test_evaluate_dataset_split_reproduces_training_metrics(trained, capsys):
     ev = json.loads((trained["model"] / "eval-test" / "metrics.json").read_text())
     tr = json.loads((trained["model"] / "metrics.json").read_text())
     assert ev["n"] == tr["n"] and ev["macro_f1"] == tr["macro_f1"] and ev["per_lang"] == tr["per_lang"]
+    assert ev["ece"] == tr["ece"] and ev["calibrated"] and ev["calibration"] == tr["calibration"]
+    assert f"ECE {ev['ece']:.3f} (calibrated, T = {tr['calibration']['temperature']:.3f}" in err
     assert (trained["model"] / "eval-test" / "confusion_matrix.png").is_file()
     preds = (trained["model"] / "eval-test" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == ev["n"] and json.loads(preds[0])["pred"] in LABELS

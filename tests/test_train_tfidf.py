@@ -34,6 +34,10 @@ def test_sample_config_trains_and_clears_a_floor(tmp_path):
     clf = Classifier.load(out)
     pred = clf.predict(["Збірна України з футболу перемогла у матчі відбору"])[0]
     assert pred["label"] in clf.labels and not pred["label"].startswith("LABEL_")
+    # calibrated on the validation split (TF-IDF too): the validation ECE does not rise, the test one is reported
+    cal = clf.calibration.to_dict()
+    assert clf.calibrated and cal["rows"] > 0 and cal["ece_after"] <= cal["ece_before"] + 1e-9
+    assert metrics["calibrated"] and 0.0 <= metrics["ece"] <= 1.0 and "ece_uncalibrated" in metrics
     # the skops file loads only with the checked types, and classes are label names
     assert sorted(clf.backend.pipeline.classes_) == sorted(clf.labels.names)
 
@@ -83,3 +87,33 @@ def test_class_weight_mapping():
     assert sklearn_class_weight("sqrt_balanced", labels, train) == pytest.approx({"a": 0.625 ** 0.5, "b": 2.5 ** 0.5})
     with pytest.raises(ConfigError, match=r"train\.class_weights\.c: not a label"):
         sklearn_class_weight({"c": 1.0}, labels, train)
+
+
+def test_calibrate_false_writes_no_calibration(tmp_path):
+    """train.calibrate: false (any kind): no calibration in mlnews.json, scores are the raw probabilities."""
+    import numpy as np
+
+    from mlnews.config import from_dict
+    from mlnews.train.config import ClassifierConfig
+    from test_train_tinybert import build_tiny_dataset
+
+    data = build_tiny_dataset(tmp_path / "ds")
+    outs = {}
+    for on in (True, False):
+        cfg = from_dict(ClassifierConfig, {"data": {"path": str(data)}, "model": {"kind": "tfidf"},
+                                           "train": {"calibrate": on}})
+        outs[on] = train_from_config(cfg, tmp_path / f"tfidf-{on}")
+    manifest = json.loads((outs[False] / "mlnews.json").read_text())
+    metrics = json.loads((outs[False] / "metrics.json").read_text())
+    assert "calibration" not in manifest and metrics["calibrated"] is False and "ece" in metrics
+    assert "calibrate: false" in (outs[False] / "train_config.yaml").read_text()
+    assert "no calibration was fitted" in (outs[False] / "README.md").read_text()
+    clf = Classifier.load(outs[False])
+    assert not clf.calibrated and np.array_equal(clf.predict_proba(["матч гол"]), clf.raw_proba(["матч гол"]))
+    # the same data with calibration on: the same pipeline, only the scores move
+    on = Classifier.load(outs[True])
+    cal = json.loads((outs[True] / "mlnews.json").read_text())["calibration"]
+    assert on.calibrated and cal["ece_after"] <= cal["ece_before"] + 1e-9
+    texts = ["рубль банк вчера", "матч гол", "закон депутат"]
+    assert np.allclose(on.raw_proba(texts), clf.raw_proba(texts), atol=1e-6)
+    assert (on.predict_proba(texts).argmax(1) == clf.predict_proba(texts).argmax(1)).all()
