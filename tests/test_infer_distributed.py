@@ -267,3 +267,26 @@ def test_cli_refuses_a_busy_out_dir_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1
     assert "out: exists and is not an empty folder" in err
+
+
+def test_the_ray_actor_reports_calibrated_scores(tmp_path: Path):
+    """ClassifyActor (run here without Ray) loads the same Classifier: the folder's temperature is applied."""
+    import pyarrow as pa
+
+    from mlnews.infer.classifier import Classifier
+    from mlnews.infer.distributed import ClassifyActor
+
+    folder = tiny_tfidf_dir(tmp_path / "tfidf")
+    manifest = json.loads((folder / "mlnews.json").read_text(encoding="utf-8"))
+    manifest["calibration"] = {"method": "temperature", "temperature": 0.5, "fitted_on": "validation", "rows": 18}
+    (folder / "mlnews.json").write_text(json.dumps(manifest), encoding="utf-8")
+    texts = [t for t, _ in labelled_headlines()][:5]
+    n = len(texts)
+    batch = pa.table({"kind": ["row"] * n, "id": [str(i) for i in range(n)], "text": texts, "where": ["x"] * n,
+                      "lead": [""] * n, "body": [""] * n, "bad": [None] * n, "blank": [0] * n})
+    actor = ClassifyActor(str(folder), "auto", 4, None, None)
+    assert actor.clf.calibrated
+    scores = actor(batch).to_pydict()["score"]
+    calibrated = [p["score"] for p in Classifier.load(folder).predict(texts)]
+    raw = [p["score"] for p in Classifier.load(folder, calibrated=False).predict(texts)]
+    assert scores == pytest.approx(calibrated, abs=1e-6) and scores != pytest.approx(raw, abs=1e-3)

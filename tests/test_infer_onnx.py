@@ -55,6 +55,29 @@ def test_export_writes_a_self_describing_onnx_folder(int8_dir: Path, torch_dir: 
     assert not (int8_dir / "model.safetensors").exists()  # the folder does not need torch weights
 
 
+def test_export_keeps_the_calibration_and_onnx_applies_it(torch_dir: Path, tmp_path: Path):
+    import shutil
+
+    from mlnews.modelfolder import temperature_scale
+
+    calibration = {"method": "temperature", "temperature": 1.5, "fitted_on": "validation", "rows": 30,
+                   "ece_before": 0.2, "ece_after": 0.05}
+    source = tmp_path / "calibrated"
+    shutil.copytree(torch_dir, source)
+    manifest = json.loads((source / "mlnews.json").read_text(encoding="utf-8"))
+    (source / "mlnews.json").write_text(json.dumps({**manifest, "calibration": calibration}), encoding="utf-8")
+    export_onnx(source, tmp_path / "onnx", int8=False)
+    assert json.loads((tmp_path / "onnx" / "mlnews.json").read_text(encoding="utf-8"))["calibration"] == calibration
+    onnx = Classifier.load(tmp_path / "onnx")
+    assert onnx.calibrated and onnx.calibration.temperature == 1.5
+    raw = onnx.raw_proba(TEXTS)  # the OnnxBackend's own softmax
+    np.testing.assert_allclose(onnx.predict_proba(TEXTS), temperature_scale(raw, 1.5), atol=1e-6)
+    np.testing.assert_allclose(Classifier.load(tmp_path / "onnx", calibrated=False).predict_proba(TEXTS), raw)
+    # torch and ONNX report the same calibrated scores
+    np.testing.assert_allclose(onnx.predict_proba(TEXTS), Classifier.load(source).predict_proba(TEXTS), atol=1e-4)
+    assert "T = 1.500" in (tmp_path / "onnx" / "README.md").read_text(encoding="utf-8")
+
+
 def test_int8_weights_are_smaller_than_fp32(int8_dir: Path, fp32_dir: Path):
     assert (int8_dir / "model.onnx").stat().st_size < (fp32_dir / "model.onnx").stat().st_size
 

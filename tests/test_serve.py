@@ -38,7 +38,8 @@ def client(tfidf: Path) -> TestClient:
 def test_health_labels_and_openapi(client: TestClient, tfidf: Path):
     health = client.get("/health").json()
     assert health["status"] == "ok"
-    assert health["classifier"] == {"dir": str(tfidf), "kind": "tfidf", "backend": "TfidfBackend", "labels": len(LABELS)}
+    assert health["classifier"] == {"dir": str(tfidf), "kind": "tfidf", "backend": "TfidfBackend", "labels": len(LABELS),
+                                    "temperature": None}
     assert health["summariser"] == "lead-3"
     assert sorted(client.get("/labels").json()["labels"]) == sorted(LABELS)
     paths = client.get("/openapi.json").json()["paths"]
@@ -313,3 +314,24 @@ def test_model_calls_do_not_block_the_event_loop(tfidf: Path):
         assert asyncio.run(scenario()) == (200, 200)
     finally:
         release.set()
+
+
+def test_classify_serves_calibrated_scores_and_says_so(tfidf: Path, tmp_path: Path):
+    """A folder with a calibration: /classify scores are the calibrated ones, model.temperature names T."""
+    import shutil
+
+    from mlnews.infer.classifier import Classifier
+
+    folder = tmp_path / "calibrated"
+    shutil.copytree(tfidf, folder)
+    manifest = json.loads((folder / "mlnews.json").read_text(encoding="utf-8"))
+    manifest["calibration"] = {"method": "temperature", "temperature": 0.5, "fitted_on": "validation", "rows": 18}
+    (folder / "mlnews.json").write_text(json.dumps(manifest), encoding="utf-8")
+    texts = ["Курс рубля упал", "Спартак обыграл Зенит"]
+    with TestClient(create_app(folder, summariser=None)) as http:
+        body = http.post("/classify", json={"texts": texts, "top_k": 2}).json()
+    assert body["model"]["temperature"] == 0.5
+    want = Classifier.load(folder).predict(texts, top_k=2)
+    raw = Classifier.load(folder, calibrated=False).predict(texts)
+    assert [r["score"] for r in body["predictions"]] == pytest.approx([p["score"] for p in want], abs=1e-4)
+    assert [r["score"] for r in body["predictions"]] != pytest.approx([p["score"] for p in raw], abs=1e-3)

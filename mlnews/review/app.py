@@ -162,7 +162,9 @@ def create_review_app(session: ReviewSession, api_keys: Sequence[str] = (), max_
         return {"labels": session.labels, "filters": values, "model": session.model_name, "reviewer": session.reviewer,
                 "out": str(session.log.path), "rows": len(session.rows), "skipped_input_rows": len(session.skipped),
                 "reviews_loaded": session.preloaded, "torn_lines": session.torn,
-                "uncertainty": "margin of the top-2 model probabilities (uncalibrated)"}
+                "uncertainty": "margin of the top-2 model probabilities (" + (
+                    f"calibrated, T = {session.classifier.calibration.temperature:.3f})"
+                    if getattr(session.classifier, "calibrated", False) else "uncalibrated)")}
 
     def params_of(request: Request, drop: Sequence[str] = ()) -> dict[str, Optional[str]]:
         unknown = set(request.query_params) - set(FILTERS) - {"offset", "limit"}

@@ -5,8 +5,10 @@ input of :mod:`mlnews.ingest.inputs` (JSONL/CSV/TSV/Parquet/TXT/pages; fields ``
 ``lead``, ``body``, ``label``, ``label_origin``, ``lang``, ``source`` where present).
 
 Uncertainty is the **margin** between the two highest probabilities of the model (small = unsure).
-These are the model's own probabilities: mlnews has no calibration step yet, so a TF-IDF model's
-scores and a transformer's are not on the same scale.
+They are the scores ``Classifier.predict_proba`` gives: calibrated (temperature scaling fitted on the
+validation split, ``mlnews.json`` ``calibration``) when the folder has a calibration, so a TF-IDF model's
+margins and a transformer's are on comparable scales; a folder trained with ``train.calibrate: false``
+(or before calibration existed) gives its raw probabilities.
 """
 
 from __future__ import annotations
