@@ -29,12 +29,13 @@ def build_unigram_bert(path: Path, hidden: int = 48) -> Path:
     """A random 2-layer BertModel with an XLM-R-style Unigram tokenizer (``<s> <pad> </s> <unk>`` first),
     trained on the synthetic headlines plus unrelated text (so pruning has something to remove)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     path.mkdir(parents=True, exist_ok=True)
     tk = Tokenizer(models.Unigram())
-    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    tk.normalizer = normalizers.NFKC()
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace()])  # e5's
     tk.decoder = decoders.Metaspace()
     corpus = [r["text"] + " " + r["body"] for r in synthetic_rows(300, seed=9)]
     corpus += ["Погода в горах меняется быстро", "Футбольный клуб купил вратаря из Бразилии",
@@ -225,3 +226,40 @@ def test_card_snippet_runs_without_mlnews_and_matches_the_classifier(static_dir:
     expected = [p["label"] for p in clf.predict([e[0] for e in ns["examples"]], leads=[e[1] for e in ns["examples"]],
                                                 bodies=[e[2] for e in ns["examples"]])]
     assert ns["labels"] == expected
+
+
+TRICKY = ["", " ", "\n\n", "a\u00a0b", "x\u200by", "tab\tsep", "\x1cfs\x1f", "<s> рубль </s>", "матч<unk>гол",
+          "ﬁ café", "漢字 😀", "  lead  trail  ", "ЗАГЛАВНЫЕ буквы", "line1\nline2\r\nline3", "\u3000ideo\u3000",
+          "\u2028sep\u2029", "Сегодня рубль " * 30]
+
+
+@pytest.mark.parametrize("encoder", ["unigram", "wordpiece"])
+def test_piece_encoder_cache_gives_the_tokenizers_ids(tiny, encoder):
+    """The whitespace-split word cache is exactly encode_batch(add_special_tokens=False), truncation included."""
+    from mlnews.models.static import PieceEncoder, encode_ids, load_tokenizer
+
+    tok = load_tokenizer(tiny[encoder] / "tokenizer.json", max_length=16)
+    pieces = PieceEncoder(tok)
+    assert pieces.fast
+    texts = TRICKY + [r["text"] + "\n" + r["body"] for r in synthetic_rows(50, seed=4)]
+    for _ in range(2):  # a cold cache, then a warm one
+        flat, indptr = pieces.ids(texts)
+        want_flat, want_indptr = encode_ids(tok, texts)
+        assert np.array_equal(indptr, want_indptr) and np.array_equal(flat, want_flat)
+    last = len(TRICKY) - 1  # "Сегодня рубль " * 30
+    assert indptr[last + 1] - indptr[last] == 16, "truncated to max_length pieces"
+
+
+def test_piece_encoder_falls_back_for_other_pre_tokenizers(tiny, tmp_path):
+    """Metaspace alone keeps a newline inside a word: not split on whitespace first, so encode_batch is used."""
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    from mlnews.models.static import PieceEncoder, encode_ids
+
+    tok = Tokenizer.from_file(str(tiny["unigram"] / "tokenizer.json"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    pieces = PieceEncoder(tok)
+    assert not pieces.fast
+    flat, indptr = pieces.ids(TRICKY)
+    want = encode_ids(tok, TRICKY)
+    assert np.array_equal(flat, want[0]) and np.array_equal(indptr, want[1])

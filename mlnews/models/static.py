@@ -14,8 +14,9 @@ Files in a static model folder (beside ``head.skops`` and ``mlnews.json``)::
     tokenizer.json      the encoder's tokenizer with its vocabulary pruned to the kept pieces (row i of
                         the table is piece id i)
 
-:meth:`StaticEmbedder.embed`: ``encode_batch`` (Rust, no special tokens, truncated to ``max_length``
-pieces) -> a sparse ``[texts, pieces]`` count matrix times the table (the sum of the rows) -> unit
+:meth:`StaticEmbedder.embed`: piece ids (:class:`PieceEncoder`: the tokenizer's normaliser, words cut at
+whitespace, each word's pieces from the Rust tokenizer once and then from a cache; no special tokens;
+truncated to ``max_length`` pieces) -> a sparse ``[texts, pieces]`` count matrix times the table (the sum of the rows) -> unit
 length. Summing then normalising equals averaging then normalising; zero rows (unknown pieces)
 contribute nothing, and a text with no known piece is the zero vector (the head then predicts
 from its intercepts alone: a defined answer, never NaN).
@@ -26,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,9 +60,86 @@ def load_tokenizer(path: str | os.PathLike, max_length: int | None = None) -> An
     return tok
 
 
-def encode_ids(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(flat piece ids, indptr)`` of ``texts`` without special tokens (CSR layout: text i is
-    ``flat[indptr[i]:indptr[i + 1]]``)."""
+#: Unicode White_Space (what the tokenizers pre-tokenizers split on; Python's ``\\s`` also has U+001C-U+001F).
+_WHITESPACE = re.compile(r"[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+#: Words whose pieces :class:`PieceEncoder` keeps (cleared when full; headline vocabularies stay far below).
+CACHE_WORDS = 500_000
+
+
+def _splits_on_whitespace_first(pre: Any) -> bool:
+    """True for pre-tokenizers that cut a text into whitespace-separated words first and treat each word on
+    its own: XLM-R / e5's ``WhitespaceSplit`` + ``Metaspace(prepend_scheme=always)``, and BERT's."""
+    if not isinstance(pre, dict):
+        return False
+    if pre.get("type") == "BertPreTokenizer":
+        return True
+    steps = pre.get("pretokenizers") if pre.get("type") == "Sequence" else None
+    return bool(steps) and len(steps) == 2 and steps[0].get("type") == "WhitespaceSplit" and \
+        steps[1].get("type") == "Metaspace" and steps[1].get("prepend_scheme", "always") == "always"
+
+
+class PieceEncoder:
+    """Texts -> piece ids without special tokens, truncated to the tokenizer's ``max_length``.
+
+    For tokenizers whose pre-tokenizer splits on whitespace first (e5 / XLM-R, BERT), a text is normalised
+    (the tokenizer's own normaliser), cut at whitespace, and each word's pieces come from a cache filled by
+    the tokenizer itself (normaliser off, the word already normalised): the same ids as
+    ``encode_batch(texts, add_special_tokens=False)`` (checked on every text of the default dataset), several
+    times faster on headlines, whose words repeat. The one known difference: a word that normalisation
+    turns into a special token's text (fullwidth ``＜mask＞`` -> ``<mask>``) becomes that special token (a
+    zero row) instead of its text pieces. Any other tokenizer runs ``encode_batch`` as is.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = tokenizer
+        trunc = tokenizer.truncation
+        self.max_length = int(trunc["max_length"]) if trunc else None
+        spec = json.loads(tokenizer.to_str())
+        self.fast = _splits_on_whitespace_first(spec.get("pre_tokenizer"))
+        self._cache: dict[str, list[int]] = {}
+        if self.fast:
+            norm = tokenizer.normalizer
+            self._normalize = norm.normalize_str if norm is not None else (lambda t: t)
+            self._words = Tokenizer.from_str(tokenizer.to_str())
+            self._words.normalizer = None
+            self._words.no_truncation()
+            self._words.no_padding()
+
+    def _word_ids(self, words: set[str]) -> None:
+        cache = self._cache
+        new = [w for w in words if w not in cache]
+        if new:
+            for w, enc in zip(new, self._words.encode_batch(new, add_special_tokens=False)):
+                cache[w] = enc.ids
+
+    def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(flat piece ids, indptr)`` (CSR layout: text i is ``flat[indptr[i]:indptr[i + 1]]``)."""
+        if not self.fast:
+            return _encode_batch(self.tokenizer, texts)
+        if len(self._cache) > CACHE_WORDS:
+            self._cache.clear()
+        normalize, split = self._normalize, _WHITESPACE.split
+        words = [split(normalize(t)) for t in texts]
+        self._word_ids({w for ws in words for w in ws})
+        cache, cap = self._cache, self.max_length
+        flat: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for i, ws in enumerate(words):
+            row: list[int] = []
+            for w in ws:
+                row += cache[w]  # "" (leading / trailing whitespace) has no pieces
+            if cap is not None and len(row) > cap:
+                del row[cap:]
+            lengths[i] = len(row)
+            flat += row
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return np.asarray(flat, dtype=np.int64), indptr
+
+
+def _encode_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     encode = getattr(tokenizer, "encode_batch_fast", None) or tokenizer.encode_batch  # _fast: no offsets
     encs = encode(list(texts), add_special_tokens=False)
     lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
@@ -68,6 +147,11 @@ def encode_ids(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.nda
     np.cumsum(lengths, out=indptr[1:])
     flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encs), dtype=np.int64, count=int(indptr[-1]))
     return flat, indptr
+
+
+def encode_ids(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat piece ids, indptr)`` of ``texts`` with the tokenizer alone (``encode_batch``, no special tokens)."""
+    return _encode_batch(tokenizer, texts)
 
 
 def count_matrix(flat: np.ndarray, indptr: np.ndarray, n_pieces: int) -> Any:
@@ -91,6 +175,7 @@ class StaticEmbedder:
     def __init__(self, table: np.ndarray, tokenizer: Any, *, meta: dict[str, str] | None = None) -> None:
         self.table = np.ascontiguousarray(table, dtype=np.float32)
         self.tokenizer = tokenizer
+        self.pieces = PieceEncoder(tokenizer)
         self.meta = dict(meta or {})
         n_vocab = tokenizer.get_vocab_size(with_added_tokens=True)
         if n_vocab != self.table.shape[0]:
@@ -128,7 +213,7 @@ class StaticEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        flat, indptr = encode_ids(self.tokenizer, texts)
+        flat, indptr = self.pieces.ids(texts)
         summed = count_matrix(flat, indptr, self.table.shape[0]) @ self.table
         return unit_rows(np.asarray(summed, dtype=np.float32))
 
@@ -149,10 +234,11 @@ class StaticEmbedder:
 
 
 def piece_counts(tokenizer: Any, texts: Sequence[str], n_pieces: int) -> np.ndarray:
-    """How often each piece occurs in ``texts`` (no special tokens), ``int64 [n_pieces]``."""
+    """How often each piece occurs in ``texts`` (no special tokens, truncated as the model is), ``int64 [n_pieces]``."""
     counts = np.zeros(n_pieces, dtype=np.int64)
+    pieces = PieceEncoder(tokenizer)
     for start in range(0, len(texts), 4096):
-        flat, _ = encode_ids(tokenizer, texts[start : start + 4096])
+        flat, _ = pieces.ids(texts[start : start + 4096])
         counts += np.bincount(flat, minlength=n_pieces)[:n_pieces]
     return counts
 
