@@ -118,22 +118,46 @@ def test_unknown_only_and_empty_texts_get_a_defined_prediction(static_dir: Path)
     assert probs.shape == (3, len(LABELS)) and np.isfinite(probs).all()
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     # an empty text has no piece: the zero vector, so the head's intercepts alone decide (then calibration)
-    zero = clf.backend.head.predict_proba(np.zeros((1, clf.backend.embedder.dim), dtype=np.float32), 1)
+    zero = clf.backend.head.predict_proba(np.zeros((1, clf.backend.embedder.dim), dtype=np.float32))
     assert np.allclose(clf.backend.predict_proba([""]), zero)
     assert clf.predict([]) == [] and clf.predict_proba([]).shape == (0, len(LABELS))
 
 
-def test_backend_embeddings_equal_training_features(static_dir: Path, tiny):
-    """The backend's vectors are the ones the head was fit on: unit length, same model."""
-    from mlnews.infer.classifier import Classifier
+def test_backend_head_matrix_equals_the_skops_estimator(static_dir: Path):
+    """The backend's numpy head (model.safetensors) gives the probabilities of the scikit-learn head.skops."""
+    from mlnews.infer.classifier import Classifier, load_skops
 
     clf = Classifier.load(static_dir)
-    texts = [r["text"] for r in synthetic_rows(20, seed=3)]
-    emb = clf.backend.embed([clf.compose(t) for t in texts])
+    texts = [clf.compose(r["text"]) for r in synthetic_rows(20, seed=3)]
+    emb = clf.backend.embed(texts)
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
-    proba = clf.backend.head.estimator.predict_proba(emb)
-    raw = clf.backend.predict_proba([clf.compose(t) for t in texts])
-    assert np.allclose(raw[:, clf.backend.head.columns], proba, atol=1e-6)
+    estimator = load_skops(static_dir / "head.skops")
+    cols = [LABELS.index(str(c)) for c in estimator.classes_]
+    assert np.allclose(clf.backend.predict_proba(texts)[:, cols], estimator.predict_proba(emb), atol=1e-5)
+
+
+def test_loading_and_predicting_imports_neither_torch_nor_sklearn(static_dir: Path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlnews.infer.classifier import Classifier; "
+            f"c = Classifier.load({str(static_dir)!r}); print(c.predict(['матч гол'])[0]['label']); "
+            "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'skops') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] in LABELS and out[1] == "[]", out
+
+
+def test_a_head_for_other_labels_is_refused(static_dir: Path, tmp_path):
+    import shutil
+
+    from mlnews.infer.classifier import Classifier
+
+    copy = shutil.copytree(static_dir, tmp_path / "copy")
+    man = json.loads((copy / "mlnews.json").read_text(encoding="utf-8"))
+    man["labels"] = list(reversed(man["labels"]))
+    (copy / "mlnews.json").write_text(json.dumps(man), encoding="utf-8")
+    with pytest.raises(MlnewsError, match=r"head's labels .* differ from mlnews.json"):
+        Classifier.load(copy)
 
 
 def test_wordpiece_encoder_keeps_its_whole_vocabulary(tiny, tmp_path):

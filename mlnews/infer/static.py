@@ -1,9 +1,12 @@
-"""The ``static`` backend: static token embeddings (``model.safetensors`` + ``tokenizer.json``) + ``head.skops``.
+"""The ``static`` backend: static token embeddings + a linear head, all in ``model.safetensors`` (+ ``tokenizer.json``).
 
-A text is tokenised by the Rust ``tokenizers`` library, its pieces' rows of the distilled table are
-summed (one sparse-matrix product for the whole batch) and scaled to unit length, and the
-logistic-regression head turns that into probabilities (:mod:`mlnews.models.static`,
-:mod:`mlnews.train.static`). Neither torch nor transformers is imported.
+A text is tokenised (:class:`mlnews.models.static.PieceEncoder`: the Rust ``tokenizers`` library and a
+word cache), its pieces' rows of the distilled table are summed (one sparse-matrix product for the whole
+batch) and scaled to unit length, and the logistic-regression head -- stored as a matrix and biases
+beside the table -- turns that into probabilities (:mod:`mlnews.models.static`, :mod:`mlnews.train.static`).
+Neither torch, transformers nor scikit-learn is imported, so a folder loads in well under a second
+(skops' import alone pulls in all of scikit-learn, and with it torch). ``head.skops`` in the folder is the
+same head as a scikit-learn estimator, for users of scikit-learn.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from mlnews.modelfolder import HEAD
-from mlnews.models.static import StaticEmbedder
+from mlnews.errors import MlnewsError
+from mlnews.models.static import TABLE, StaticEmbedder
 
-#: Texts embedded per step: bounds the memory of one call (the tokeniser's encodings, the sparse matrix).
+#: Texts embedded per step: bounds the memory of one call (the word lists, the sparse matrix).
 CHUNK = 16384
 
 
@@ -25,17 +28,15 @@ class StaticBackend:
     """``predict_proba(texts) -> [n, n_labels]`` for a ``model.kind: static`` folder."""
 
     def __init__(self, model_dir: str | os.PathLike, labels: Sequence[str], *, max_length: int | None = None) -> None:
-        from mlnews.infer.classifier import SklearnHead  # lazily: mlnews.infer.classifier imports this module
-
         model_dir = Path(model_dir)
         self.embedder = StaticEmbedder.load(model_dir, max_length=max_length)
-        self.head = SklearnHead(model_dir / HEAD, labels, "static-embedding head")
-        width = getattr(self.head.estimator, "n_features_in_", self.embedder.dim)
-        if width != self.embedder.dim:
-            from mlnews.errors import MlnewsError
-
-            raise MlnewsError(f"{model_dir}: the head expects {width} features but the table has "
-                              f"{self.embedder.dim} dimensions; the folder is inconsistent")
+        head = self.embedder.head
+        if head is None:
+            raise MlnewsError(f"{model_dir / TABLE}: has no head (head.weight, head.bias); train the folder again")
+        if head.labels != list(labels):
+            raise MlnewsError(f"{model_dir / TABLE}: the head's labels {head.labels} differ from mlnews.json's "
+                              f"{list(labels)}")
+        self.head = head
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """``float32 [n, dims]`` unit-length text vectors (zero for a text without a known piece)."""
@@ -43,5 +44,4 @@ class StaticBackend:
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        texts = list(texts)
-        return self.head.predict_proba(self.embed(texts), len(texts))
+        return self.head.predict_proba(self.embed(list(texts)))

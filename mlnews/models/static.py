@@ -6,18 +6,22 @@ by tokenising it and averaging the table rows of its pieces -- no network, so it
 speed. This module is the part training and inference share (the train layer may not import
 ``mlnews.infer``), and it needs only ``tokenizers``, numpy and scipy: no torch, no transformers.
 
-Files in a static model folder (beside ``head.skops`` and ``mlnews.json``)::
+Files in a static model folder (beside ``mlnews.json``)::
 
-    model.safetensors   one tensor "embeddings" [pieces, dims] (float16 or float32); the piece weights
-                        are already multiplied in; rows of special and unknown pieces are zero.
-                        Metadata: format "mlnews-static", the distillation settings (strings).
+    model.safetensors   "embeddings" [pieces, dims] (float16 or float32): the piece weights are already
+                        multiplied in; rows of special and unknown pieces are zero. "head.weight"
+                        [labels, dims] and "head.bias" [labels] (float32): the logistic-regression head
+                        (:class:`LinearHead`). Metadata: format "mlnews-static", "labels" (JSON list, the
+                        head's row order), the distillation settings (strings).
     tokenizer.json      the encoder's tokenizer with its vocabulary pruned to the kept pieces (row i of
                         the table is piece id i)
+    head.skops          the same head as the fitted scikit-learn estimator (for scikit-learn users; the
+                        mlnews backend reads the matrix, since importing skops takes seconds)
 
 :meth:`StaticEmbedder.embed`: piece ids (:class:`PieceEncoder`: the tokenizer's normaliser, words cut at
 whitespace, each word's pieces from the Rust tokenizer once and then from a cache; no special tokens;
-truncated to ``max_length`` pieces) -> a sparse ``[texts, pieces]`` count matrix times the table (the sum of the rows) -> unit
-length. Summing then normalising equals averaging then normalising; zero rows (unknown pieces)
+truncated to ``max_length`` pieces) -> a sparse ``[texts, pieces]`` count matrix times the table (the
+sum of the rows) -> unit length. Summing then normalising equals averaging then normalising; zero rows (unknown pieces)
 contribute nothing, and a text with no known piece is the zero vector (the head then predicts
 from its intercepts alone: a defined answer, never NaN).
 """
@@ -38,6 +42,7 @@ from mlnews.errors import MlnewsError
 TABLE = "model.safetensors"
 TOKENIZER = "tokenizer.json"
 TENSOR = "embeddings"
+HEAD_WEIGHT, HEAD_BIAS = "head.weight", "head.bias"  # the logistic-regression head as a matrix (LinearHead)
 FORMAT = "mlnews-static"
 
 
@@ -169,18 +174,65 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class StaticEmbedder:
-    """``embed(texts) -> float32 [n, dims]``: the unit-length sum of the texts' piece vectors."""
+class LinearHead:
+    """``softmax(x @ weight.T + bias)``: the logistic-regression head as plain arrays, in the manifest's label
+    order (a label the head never saw has bias -1e4: probability 0), stored in ``model.safetensors`` so that
+    loading needs no scikit-learn (importing skops + scikit-learn takes seconds; the head alone is a matrix)."""
 
-    def __init__(self, table: np.ndarray, tokenizer: Any, *, meta: dict[str, str] | None = None) -> None:
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, labels: Sequence[str]) -> None:
+        self.weight = np.ascontiguousarray(weight, dtype=np.float32)
+        self.bias = np.ascontiguousarray(bias, dtype=np.float32)
+        self.labels = [str(x) for x in labels]
+        if self.weight.shape[0] != len(self.labels) or self.bias.shape != (len(self.labels),):
+            raise MlnewsError(f"static head: weight {self.weight.shape} / bias {self.bias.shape} do not fit "
+                              f"{len(self.labels)} labels")
+
+    @classmethod
+    def from_estimator(cls, estimator: Any, labels: Sequence[str]) -> "LinearHead":
+        """From a fitted scikit-learn ``LogisticRegression`` (columns mapped from its sorted ``classes_``)."""
+        classes = [str(c) for c in estimator.classes_]
+        index = {name: i for i, name in enumerate(labels)}
+        missing = [c for c in classes if c not in index]
+        if missing:
+            raise MlnewsError(f"static head: classes {missing} are not labels of this model")
+        coef = np.asarray(estimator.coef_, dtype=np.float64)
+        intercept = np.asarray(estimator.intercept_, dtype=np.float64)
+        if len(classes) == 2 and coef.shape[0] == 1:  # binary: sigmoid(z) = softmax(0, z)
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+        weight = np.zeros((len(labels), coef.shape[1]), dtype=np.float32)
+        bias = np.full(len(labels), -1e4, dtype=np.float32)
+        cols = [index[c] for c in classes]
+        weight[cols] = coef
+        bias[cols] = intercept
+        return cls(weight, bias, labels)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weight.T + self.bias
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        return z
+
+
+class StaticEmbedder:
+    """``embed(texts) -> float32 [n, dims]``: the unit-length sum of the texts' piece vectors; ``head`` is the
+    folder's :class:`LinearHead` (None before training has fitted one)."""
+
+    def __init__(self, table: np.ndarray, tokenizer: Any, *, meta: dict[str, str] | None = None,
+                 head: LinearHead | None = None) -> None:
         self.table = np.ascontiguousarray(table, dtype=np.float32)
         self.tokenizer = tokenizer
         self.pieces = PieceEncoder(tokenizer)
         self.meta = dict(meta or {})
+        self.head = head
         n_vocab = tokenizer.get_vocab_size(with_added_tokens=True)
         if n_vocab != self.table.shape[0]:
             raise MlnewsError(f"static model: the table has {self.table.shape[0]} rows but the tokenizer "
                               f"has {n_vocab} pieces; the folder is inconsistent")
+        if head is not None and head.weight.shape[1] != self.dim:
+            raise MlnewsError(f"static model: the head expects {head.weight.shape[1]} features but the table has "
+                              f"{self.dim} dimensions; the folder is inconsistent")
 
     @property
     def dim(self) -> int:
@@ -188,9 +240,8 @@ class StaticEmbedder:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, *, max_length: int | None = None) -> "StaticEmbedder":
-        """Read ``model.safetensors`` + ``tokenizer.json`` of a static model folder."""
-        from safetensors import SafetensorError
-        from safetensors.numpy import safe_open
+        """Read ``model.safetensors`` (table and head) + ``tokenizer.json`` of a static model folder."""
+        from safetensors import SafetensorError, safe_open
 
         folder = Path(folder)
         path = folder / TABLE
@@ -199,16 +250,30 @@ class StaticEmbedder:
         try:
             with safe_open(str(path), framework="numpy") as fh:
                 meta = fh.metadata() or {}
-                if TENSOR not in fh.keys():
+                names = set(fh.keys())
+                if TENSOR not in names:
                     raise MlnewsError(f"{path}: no {TENSOR!r} tensor; is this a static model folder?")
-                table = fh.get_tensor(TENSOR)
+                tensors = {k: fh.get_tensor(k) for k in (TENSOR, HEAD_WEIGHT, HEAD_BIAS) if k in names}
         except (SafetensorError, OSError, ValueError) as exc:
             raise MlnewsError(f"{path}: not a readable safetensors file ({exc})") from None
         if meta.get("format") != FORMAT:
             raise MlnewsError(f"{path}: metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
-        if table.ndim != 2 or not np.isfinite(table).all():
-            raise MlnewsError(f"{path}: {TENSOR!r} must be a finite [pieces, dims] matrix")
-        return cls(table, load_tokenizer(folder / TOKENIZER, max_length), meta=meta)
+        for name, arr in tensors.items():
+            if not np.isfinite(arr).all():
+                raise MlnewsError(f"{path}: {name!r} has values that are not finite")
+        table = tensors[TENSOR]
+        if table.ndim != 2:
+            raise MlnewsError(f"{path}: {TENSOR!r} must be a [pieces, dims] matrix, got shape {table.shape}")
+        head = None
+        if HEAD_WEIGHT in tensors and HEAD_BIAS in tensors:
+            try:
+                labels = json.loads(meta.get("labels", "null"))
+            except ValueError:
+                labels = None
+            if not isinstance(labels, list):
+                raise MlnewsError(f"{path}: metadata 'labels' must be a JSON list of the head's label names")
+            head = LinearHead(tensors[HEAD_WEIGHT], tensors[HEAD_BIAS], labels)
+        return cls(table, load_tokenizer(folder / TOKENIZER, max_length), meta=meta, head=head)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
@@ -218,16 +283,19 @@ class StaticEmbedder:
         return unit_rows(np.asarray(summed, dtype=np.float32))
 
     def save(self, folder: str | os.PathLike, *, dtype: str = "float16", tokenizer_json: str | None = None) -> None:
-        """Write the table (as ``dtype``) and the tokenizer into ``folder``, atomically."""
+        """Write the table (as ``dtype``), the head (float32) and the tokenizer into ``folder``, atomically."""
         from safetensors.numpy import save
 
         from mlnews.io import atomic_write
 
         folder = Path(folder)
-        meta = {"format": FORMAT, **{k: str(v) for k, v in self.meta.items() if k != "format"}}
-        blob = save({TENSOR: np.ascontiguousarray(self.table.astype(dtype))}, metadata=meta)
+        meta = {"format": FORMAT, **{k: str(v) for k, v in self.meta.items() if k not in ("format", "labels")}}
+        tensors = {TENSOR: np.ascontiguousarray(self.table.astype(dtype))}
+        if self.head is not None:
+            tensors.update({HEAD_WEIGHT: self.head.weight, HEAD_BIAS: self.head.bias})
+            meta["labels"] = json.dumps(self.head.labels, ensure_ascii=False)
         with atomic_write(folder / TABLE, "wb") as fh:
-            fh.write(blob)
+            fh.write(save(tensors, metadata=meta))
         text = tokenizer_json if tokenizer_json is not None else self.tokenizer.to_str()
         with atomic_write(folder / TOKENIZER) as fh:
             fh.write(text)

@@ -17,8 +17,9 @@
 4. **Head.** Texts are embedded by :class:`mlnews.models.static.StaticEmbedder` (the code inference
    runs, on the table as stored, float16 rounding included) and the logistic-regression ``head`` is fit.
 
-The folder holds ``model.safetensors`` (the table), ``tokenizer.json`` and ``head.skops``; inference
-(:class:`mlnews.infer.static.StaticBackend`) needs neither torch nor transformers.
+The folder holds ``model.safetensors`` (the table and the head's weight matrix and biases),
+``tokenizer.json`` and ``head.skops`` (the fitted estimator); inference
+(:class:`mlnews.infer.static.StaticBackend`) needs neither torch, transformers nor scikit-learn.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.io import temp_dir
 from mlnews.modelfolder import HEAD
-from mlnews.models.static import TOKENIZER, StaticEmbedder, load_tokenizer, piece_counts, special_ids
+from mlnews.models.static import TOKENIZER, LinearHead, StaticEmbedder, load_tokenizer, piece_counts, special_ids
 from mlnews.progress import StageProgress
 from mlnews.train.head import Timer, fit_head, head_info, save_head
 
@@ -200,6 +201,7 @@ def train_static(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path, *
         progress.finish("embed texts")
         progress.note(f"fitting the logistic-regression head on {len(train):,} rows x {embedder.dim} dims")
         head = fit_head(cfg, feats["train"], train.labels, data.labels)
+    embedder.head = LinearHead.from_estimator(head, data.labels.names)  # what the backend runs (no sklearn)
     embedder.save(out_dir, dtype=s.dtype, tokenizer_json=tokenizer_json)
     save_head(head, out_dir / HEAD)
     info = head_info(head, feats["validation"], val.labels, t.seconds)
