@@ -226,6 +226,7 @@ class StaticEmbedder:
         self.pieces = PieceEncoder(tokenizer)
         self.meta = dict(meta or {})
         self.head = head
+        import scipy.sparse  # noqa: F401 - imported here (0.1-0.2 s) so that loading, not the first call, pays
         n_vocab = tokenizer.get_vocab_size(with_added_tokens=True)
         if n_vocab != self.table.shape[0]:
             raise MlnewsError(f"static model: the table has {self.table.shape[0]} rows but the tokenizer "
