@@ -209,12 +209,19 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
     return obj
 
 
+def _switched_off(value: Any) -> bool:
+    """A section that is off (``distill`` without a teacher) is left out of a dumped config: its other keys
+    would be refused on the way back in, because nothing reads them."""
+    return dataclasses.is_dataclass(value) and callable(getattr(value, "switched_off", None)) and value.switched_off()
+
+
 def to_dict(obj: Any, kind: str | None = None) -> Any:
     """Dataclass (nested) -> plain dict, suitable for YAML/JSON; with ``kind``, fields that do not apply
     to that ``model.kind`` are left out (so a dumped config loads back without errors)."""
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name), kind) for f in dataclasses.fields(obj)
-                if kind is None or f.metadata.get("kinds") is None or kind in f.metadata["kinds"]}
+                if kind is None or ((f.metadata.get("kinds") is None or kind in f.metadata["kinds"])
+                                    and not _switched_off(getattr(obj, f.name)))}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v, kind) for v in obj]
     if isinstance(obj, dict):

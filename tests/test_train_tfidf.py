@@ -39,7 +39,7 @@ def test_sample_config_trains_and_clears_a_floor(tmp_path):
     assert clf.calibrated and cal["rows"] > 0 and cal["ece_after"] <= cal["ece_before"] + 1e-9
     assert metrics["calibrated"] and 0.0 <= metrics["ece"] <= 1.0 and "ece_uncalibrated" in metrics
     # the skops file loads only with the checked types, and classes are label names
-    assert sorted(clf.backend.pipeline.classes_) == sorted(clf.labels.names)
+    assert sorted(clf.backend.head.estimator.classes_) == sorted(clf.labels.names)
 
 
 

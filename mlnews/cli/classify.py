@@ -68,9 +68,6 @@ def classify_cmd(
         shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         print(f"mlnews classify: not a page file, not read: {shown}", file=sys.stderr)
     clf = Classifier.load(model, backend=backend, batch_size=batch_size)
-    if not quiet:
-        kind = clf.manifest.extra.get("onnx", {}).get("source_kind", clf.manifest.kind)
-        print(f"mlnews classify: model {model} ({kind}), backend {clf.backend_name}", file=sys.stderr)
 
     def on_bad(item, n_before: int) -> None:
         if n_before < MAX_LISTED:
@@ -99,13 +96,20 @@ def classify_cmd(
             progress.update("classify", completed=stats.rows_in + stats.blank_lines)
     if not quiet:
         print("mlnews classify: " + summary_line(stats, time.perf_counter() - t0, uncertain=uncertain,
-                                                 min_score=min_score, ignored=len(ignored), output=output),
+                                                 min_score=min_score, ignored=len(ignored), output=output,
+                                                 engine=engine(model, clf)),
               file=sys.stderr)
 
 
+def engine(model: str, clf) -> str:
+    """``model DIR (kind) on BACKEND``: which backend auto chose (an ONNX export in MODEL/onnx is preferred)."""
+    kind = clf.manifest.extra.get("onnx", {}).get("source_kind", clf.manifest.kind)
+    return f"model {model} ({kind}) on {clf.backend_name}"
+
+
 def summary_line(stats, seconds: float, *, uncertain: int, min_score: float | None, ignored: int,
-                 output: str | None) -> str:
-    """``rows in N; rows out N; rows skipped N (reasons); ...``."""
+                 output: str | None, engine: str | None = None) -> str:
+    """``rows in N; rows out N; rows skipped N (reasons); ...; model DIR (kind) on BACKEND``."""
     from mlnews.infer.records import row_counts
 
     parts = row_counts(stats)
@@ -118,5 +122,7 @@ def summary_line(stats, seconds: float, *, uncertain: int, min_score: float | No
     parts.append(f"{stats.rows_out / max(seconds, 1e-9):,.0f} rows/s")
     if output:
         parts.append(f"wrote {output}")
+    if engine:
+        parts.append(engine)
     return "; ".join(parts)
 

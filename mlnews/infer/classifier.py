@@ -25,7 +25,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from mlnews.errors import MlnewsError
+from mlnews.errors import InputError, MlnewsError
 from mlnews.modelfolder import HEAD, ONNX_DIR, SKOPS, Manifest, ModelFolder
 from mlnews.text import compose_text
 from mlnews.types import LabelSet
@@ -256,7 +256,7 @@ class Classifier:
                                f"(the folder's export {export.path})"
             return clf
         if backend == "onnx" and kind in EXPORTABLE:
-            raise MlnewsError(f"{model_dir}: no ONNX export in {model_dir / ONNX_DIR}; make one with "
+            raise InputError(f"{model_dir}: no ONNX export in {model_dir / ONNX_DIR}; make one with "
                               f"`mlnews export {model_dir} --onnx --int8`")
         if backend == "auto":
             backend = BACKEND_OF_KIND.get(kind, kind)

@@ -254,6 +254,10 @@ class DistillSection:
     unlabelled: bool = True
     max_unlabelled: Optional[int] = option(None, ge=1)
 
+    def switched_off(self) -> bool:
+        """No teacher: no distillation (the section is left out of a dumped config)."""
+        return not self.teacher
+
     def validate(self, prefix: str = "") -> None:
         from mlnews.config import given_keys
 
