@@ -220,7 +220,7 @@ class StaticSection:
     ``vocabulary``: the pieces kept are those of the training inputs (``train``) or of every text of the
     dataset folder, all splits and article bodies (``dataset``; unlabelled, but the evaluation texts are
     among them), plus the single Latin/Cyrillic/digit/punctuation characters. ``pca_dims``: PCA width of
-    the table (null = the encoder's width, no PCA). ``weighting``: ``sif`` = a / (a + p) with p the
+    the table (null = the encoder's width: centred and rotated, not reduced). ``weighting``: ``sif`` = a / (a + p) with p the
     piece's frequency in the training inputs, ``zipf`` = p from the vocabulary rank (model2vec's), ``none``;
     a = ``sif_coefficient``. ``dtype``: how the table is stored. ``distill_batch_size``: pieces per
     forward pass while distilling.

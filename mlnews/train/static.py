@@ -10,7 +10,8 @@
    tokens (``<s> piece </s>``), and the last hidden states are averaged over those positions
    (model2vec's ``create_embeddings`` with mean pooling). ``model.name_or_path`` may be the packaged
    encoder (``e5-small``) or a fine-tuned classifier folder (its base encoder is loaded with AutoModel).
-3. **Reduction and weights.** PCA to ``static.pca_dims`` (fit on the non-special pieces), then each row
+3. **Reduction and weights.** PCA to ``static.pca_dims`` (fit on the non-special pieces; null = the
+   encoder's width, centred but not reduced), then each row
    is multiplied by its weight: ``sif`` = a / (a + p(piece)) with p the piece's frequency in the training
    inputs (smooth inverse frequency, Arora et al. 2017), ``zipf`` = the same with p estimated from the
    vocabulary rank (model2vec's default), or ``none``. Special and unknown pieces get zero rows.
@@ -149,16 +150,20 @@ def piece_weights(kind: str, coefficient: float, counts: np.ndarray, keep: np.nd
 
 def build_table(raw: np.ndarray, keep: np.ndarray, weights: np.ndarray, pca_dims: int | None,
                 seed: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """PCA (fit on the kept rows) to ``pca_dims``, then rows times ``weights``; the other rows zero."""
+    """PCA (fit on the kept rows) to ``pca_dims`` (None: the encoder's width, centred and rotated but not
+    reduced), then rows times ``weights``; the other rows zero.
+
+    PCA is never skipped: its centring removes the direction every distilled vector shares (an encoder's
+    outputs are anisotropic), without which the unit-length text vectors are nearly all alike (validation
+    macro-F1 0.13 without PCA vs 0.68 with it at full width on the default dataset)."""
+    from sklearn.decomposition import PCA
+
     x = raw[keep].astype(np.float64)
     info: dict[str, Any] = {"input_dims": int(raw.shape[1])}
-    if pca_dims is not None:
-        from sklearn.decomposition import PCA
-
-        dims = min(pca_dims, x.shape[1], x.shape[0])
-        pca = PCA(n_components=dims, svd_solver="full", random_state=seed)
-        x = pca.fit_transform(x)
-        info["pca_explained_variance"] = round(float(np.sum(pca.explained_variance_ratio_)), 4)
+    dims = min(pca_dims or x.shape[1], x.shape[1], x.shape[0])
+    pca = PCA(n_components=dims, svd_solver="full", random_state=seed)
+    x = pca.fit_transform(x)
+    info["pca_explained_variance"] = round(float(np.sum(pca.explained_variance_ratio_)), 4)
     table = np.zeros((raw.shape[0], x.shape[1]), dtype=np.float32)
     table[keep] = x * weights[keep, None]
     info["dims"] = int(table.shape[1])
