@@ -92,7 +92,9 @@ def test_onnx_matches_torch(torch_dir: Path, fp32_dir: Path, int8_dir: Path):
     p_fp32 = fp32.predict_proba(TEXTS)
     p_int8 = int8.predict_proba(TEXTS)
     assert np.abs(p_fp32 - p_torch).max() < 1e-4
-    assert np.abs(p_int8 - p_torch).max() < 0.05
+    # int8 rounding on a random 64-wide model moves probabilities by a few points (0.02-0.06 seen across
+    # runs and thread counts); the export itself is checked exactly by the fp32 line above
+    assert np.abs(p_int8 - p_torch).max() < 0.1
     agreement = (p_int8.argmax(1) == p_torch.argmax(1)).mean()
     assert agreement >= 0.9
     np.testing.assert_allclose(p_int8.sum(1), 1.0, atol=1e-5)
