@@ -287,3 +287,19 @@ def test_piece_encoder_falls_back_for_other_pre_tokenizers(tiny, tmp_path):
     flat, indptr = pieces.ids(TRICKY)
     want = encode_ids(tok, TRICKY)
     assert np.array_equal(flat, want[0]) and np.array_equal(indptr, want[1])
+
+
+def test_prune_ignores_the_truncation_saved_in_a_fine_tuned_tokenizer(tiny, tmp_path):
+    """A classifier folder saved by the Trainer keeps truncation (max_length) in tokenizer.json; pruning
+    (which a static model distilled from such a folder runs) must compare whole texts, not cut ones."""
+    import shutil
+
+    from mlnews.models.prune import prune_vocab
+
+    src = shutil.copytree(tiny["unigram"], tmp_path / "finetuned")
+    spec = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
+    spec["truncation"] = {"direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0}
+    (src / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    texts = [r["text"] + " " + r["body"] for r in synthetic_rows(30, seed=1)]
+    report = prune_vocab(src, texts, tmp_path / "pruned")
+    assert report["texts_checked"] == len(texts) + 2  # the texts and the two e5 prefixes, all whole

@@ -89,6 +89,8 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
 
     # The source's tokenizer.json read directly: same pipeline, much faster than AutoTokenizer for 250k pieces.
     src_tok = Tokenizer.from_file(str(src / "tokenizer.json"))
+    src_tok.no_truncation()  # a fine-tuned model's tokenizer.json keeps the truncation it was trained with
+    src_tok.no_padding()
     spec = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = _vocab(spec, src / "tokenizer.json")
     charsmap = _precompiled_charsmap(spec)
@@ -150,6 +152,7 @@ def _prune_vocab(src: Path, texts: Iterable[str], out: Path, keep_basic_chars: b
 
     # Verify: the reloaded tokenizer gives the same pieces for every text; same hidden states on a sample.
     reloaded = AutoTokenizer.from_pretrained(str(out))
+    reloaded.backend_tokenizer.no_truncation()  # whole texts, as above (a cut tokenizer.json keeps the source's)
     n_checked = 0
     for start, batch in zip(range(0, len(all_texts), 512), _batches(all_texts, 512)):
         for i, enc in enumerate(reloaded.backend_tokenizer.encode_batch(batch, add_special_tokens=False)):
