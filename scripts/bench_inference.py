@@ -12,9 +12,9 @@ Engines (each optional, skipped with a note when its folder is not given or miss
 * ``static``        the static-embedding folder; ``tfidf`` the TF-IDF folder.
 
 For each: headlines/s over ``--n`` headlines through the path of ``mlnews classify`` (length-sorted batches
-of 32, a warm-up call first); milliseconds per headline at batch 1 (median of ``--latency-n`` single
+of 32 for transformer engines, 1,024 for static and TF-IDF; a warm-up call first); milliseconds per headline at batch 1 (median of ``--latency-n`` single
 calls); the folder's size on disk; load time (``Classifier.load`` after the libraries are imported);
-peak RSS of a fresh process that loads the engine and classifies 1,000 headlines (``os.wait4``); macro-F1
+peak RSS of a fresh process that loads the engine and classifies 1,000 headlines (psutil, every 20 ms); macro-F1
 overall and per language on the labelled test split of the default build (``--dataset``).
 
 The hardware limit: FLOPs per headline of each transformer engine (its layers, hidden and FFN sizes
@@ -120,18 +120,31 @@ def pipeline_engine(model_dir: Path, texts: list[str], latency_texts: list[str])
             "ms_batch1": round(1000 * statistics.median(times), 2), "pipe": pipe, "prefix": prefix}
 
 
+def _peak_rss_mb(cmd: list[str], what: str) -> float:
+    """Peak RSS of a fresh process running ``cmd``, sampled every 20 ms with psutil (``ru_maxrss`` of a child
+    would include the pages it shared with this big process before ``exec``)."""
+    import psutil
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ps, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, ps.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    if proc.returncode != 0:
+        raise SystemExit(f"RSS probe of {what} failed: {proc.stderr.read().decode()[-800:]}")
+    return round(peak / 2**20, 1)
+
+
 def child_rss_mb(model_dir: Path, backend: str, texts_file: Path) -> float:
-    """Peak RSS of a fresh process that loads the engine and classifies the file (``os.wait4``)."""
+    """Peak RSS of a fresh process that loads the engine and classifies the file."""
     code = ("import sys; from mlnews.infer.classifier import Classifier; "
             "clf = Classifier.load(sys.argv[1], backend=sys.argv[2]); "
             "texts = open(sys.argv[3], encoding='utf-8').read().splitlines(); "
             "[clf.predict(texts[i:i+32]) for i in range(0, len(texts), 32)]")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(model_dir), backend, str(texts_file)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"RSS probe of {model_dir} ({backend}) failed: {proc.stderr.read().decode()[-800:]}")
-    return round(usage.ru_maxrss / 1024, 1)  # ru_maxrss is in KiB on Linux
+    return _peak_rss_mb([sys.executable, "-c", code, str(model_dir), backend, str(texts_file)], f"{model_dir} ({backend})")
 
 
 def pipeline_rss_mb(model_dir: Path, texts_file: Path, prefix: str) -> float:
@@ -139,12 +152,7 @@ def pipeline_rss_mb(model_dir: Path, texts_file: Path, prefix: str) -> float:
             "p = pipeline('text-classification', model=sys.argv[1], tokenizer=sys.argv[1], device='cpu'); "
             "texts = [sys.argv[3] + t for t in open(sys.argv[2], encoding='utf-8').read().splitlines()]; "
             "p(texts, batch_size=32, truncation=True)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(model_dir), str(texts_file), prefix],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"RSS probe of the pipeline failed: {proc.stderr.read().decode()[-800:]}")
-    return round(usage.ru_maxrss / 1024, 1)
+    return _peak_rss_mb([sys.executable, "-c", code, str(model_dir), str(texts_file), prefix], "the pipeline")
 
 
 def quality(predict: Any, rows: list[dict]) -> dict[str, Any]:
@@ -295,7 +303,10 @@ def main() -> None:
         t0 = time.perf_counter()
         clf = Classifier.load(folder, backend=backend)
         r = {"load_s": round(time.perf_counter() - t0, 2), "backend": clf.backend_name}
-        r["headlines_per_s"] = round(rate(clf, texts), 1)
+        # transformer engines in batches of 32 (padding grows with the batch); static and TF-IDF are one sparse
+        # product / table lookup per call, so they get batches of 1,024 (mlnews classify --batch-size 1024)
+        r["batch"] = 1024 if backend in ("static", "tfidf") else 32
+        r["headlines_per_s"] = round(rate(clf, texts, r["batch"]), 1)
         r["ms_batch1"] = latency_ms(clf, lat_texts)
         r["size_mb"] = folder_mb(folder, skip=(ONNX_DIR,))
         if rows:

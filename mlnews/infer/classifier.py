@@ -357,9 +357,13 @@ class Classifier:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         probs = self.predict_proba(texts, leads=leads, bodies=bodies)
         k = min(top_k, len(self.labels))
+        if not len(probs):
+            return []
+        best = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # one sort for the whole batch
+        scores = np.take_along_axis(probs, best, axis=1).tolist()
+        names = [self.labels.decode(j) for j in range(len(self.labels))]
         results = []
-        for row in probs:
-            best = np.argsort(-row, kind="stable")[:k]
-            ranked = [{"label": self.labels.decode(j), "score": float(row[j])} for j in best]
+        for idx, sc in zip(best.tolist(), scores):
+            ranked = [{"label": names[j], "score": s} for j, s in zip(idx, sc)]
             results.append({"label": ranked[0]["label"], "score": ranked[0]["score"], "top_k": ranked})
         return results
