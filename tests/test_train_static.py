@@ -303,3 +303,49 @@ def test_prune_ignores_the_truncation_saved_in_a_fine_tuned_tokenizer(tiny, tmp_
     texts = [r["text"] + " " + r["body"] for r in synthetic_rows(30, seed=1)]
     report = prune_vocab(src, texts, tmp_path / "pruned")
     assert report["texts_checked"] == len(texts) + 2  # the texts and the two e5 prefixes, all whole
+
+
+def test_serve_classifies_with_a_static_folder(static_dir: Path):
+    """``mlnews serve`` loads a static folder through Classifier like any other kind."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mlnews.serve import create_app
+
+    client = TestClient(create_app(static_dir, summariser="lead"))
+    r = client.post("/classify", json={"texts": ["сегодня матч гол", "漢字"], "top_k": 2})
+    assert r.status_code == 200, r.text
+    preds = r.json()["predictions"]
+    assert len(preds) == 2 and all(p["label"] in LABELS and len(p["top_k"]) == 2 for p in preds)
+    assert preds[0]["label"] == "sports"
+
+
+@pytest.mark.slow
+def test_classify_dist_on_ray_gives_the_local_labels(static_dir: Path, tmp_path, capsys):
+    """``mlnews classify-dist`` (Ray actors load the folder through Classifier) = local ``mlnews classify``."""
+    pytest.importorskip("ray", reason="ray is an optional extra: pip install 'mlnews[ray]'")
+    import ray
+
+    from mlnews.infer.distributed import classify_dist, init_ray
+    from mlnews.ingest.inputs import Columns
+
+    rows = [{"title": r["text"], "uid": f"u{i}"} for i, r in enumerate(synthetic_rows(200, seed=8))]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    started = init_ray(num_cpus=2, object_store_mb=256)
+    try:
+        res = classify_dist([str(src)], str(static_dir), tmp_path / "out", spec=Columns(text="title", id="uid"),
+                            workers=2, rows_per_shard=50)
+    finally:
+        if started:
+            ray.shutdown()
+    assert (res.rows_in, res.rows_out, res.n_skipped) == (200, 200, 0)
+    dist = {}
+    for part in sorted((tmp_path / "out").glob("part-*.jsonl")):
+        dist.update({r["id"]: r for r in map(json.loads, part.read_text(encoding="utf-8").splitlines())})
+    with pytest.raises(SystemExit) as exc:
+        main(["classify", "-m", str(static_dir), str(src), "--text-field", "title", "--id-field", "uid",
+              "-o", str(tmp_path / "local.jsonl"), "-q"])
+    assert exc.value.code == 0, capsys.readouterr().err
+    local = {r["id"]: r for r in map(json.loads, (tmp_path / "local.jsonl").read_text(encoding="utf-8").splitlines())}
+    assert dist.keys() == local.keys() and all(dist[i]["label"] == local[i]["label"] for i in local)

@@ -132,7 +132,8 @@ class ClassifyActor:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from mlnews.infer.classifier import Classifier
 
-        if threads and backend != "tfidf":
+        self.clf = Classifier.load(model_dir, backend=backend, batch_size=batch_size)
+        if threads and "torch" in sys.modules:  # a torch backend; TF-IDF and static folders never import torch
             import torch
 
             torch.set_num_threads(threads)
@@ -140,7 +141,6 @@ class ClassifyActor:
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()
-        self.clf = Classifier.load(model_dir, backend=backend, batch_size=batch_size)
         self.batch_size = batch_size
         self.top_k = top_k
         self.min_score = min_score
