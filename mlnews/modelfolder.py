@@ -57,6 +57,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "summarisation": ("seq2seq", "extractive"),
 }
 TASKS = tuple(KINDS)
+#: Classifier kinds that ``mlnews export --onnx`` turns into an ONNX folder: a transformer's logits, or an
+#: embedding model's encoder + pooling + head as one graph (``--backend auto`` prefers such an export).
+EXPORTABLE_KINDS = ("transformer", "embedding")
 #: The input-spec fields a manifest of each task carries (the others do not apply to it).
 INPUT_FIELDS = {
     "classification": ("prefix", "max_length", "use_lead", "body_chars"),

@@ -26,7 +26,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
-from mlnews.modelfolder import HEAD, ONNX_DIR, SKOPS, Manifest, ModelFolder
+from mlnews.modelfolder import EXPORTABLE_KINDS, HEAD, ONNX_DIR, SKOPS, Manifest, ModelFolder
 from mlnews.text import compose_text
 from mlnews.types import LabelSet
 
@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 #: ``--backend`` values, and the backend ``auto`` picks for each manifest kind.
 BACKENDS = ("auto", "torch", "onnx", "tfidf", "static")
 BACKEND_OF_KIND = {"transformer": "torch", "embedding": "torch", "tfidf": "tfidf", "static": "static", "onnx": "onnx"}
-
-
-#: Kinds that ``mlnews export --onnx`` turns into an ONNX folder (``auto`` uses such an export when present).
-EXPORTABLE = ("transformer", "embedding")
 
 
 def onnx_export_of(folder: ModelFolder) -> ModelFolder | None:
@@ -248,14 +244,13 @@ class Classifier:
         kind = manifest.kind
         if backend not in BACKENDS:
             raise MlnewsError(f"backend: {backend!r} is not allowed; expected {', '.join(BACKENDS)}")
-        export = onnx_export_of(folder) if backend in ("auto", "onnx") and kind in EXPORTABLE else None
+        export = onnx_export_of(folder) if backend in ("auto", "onnx") and kind in EXPORTABLE_KINDS else None
         if export is not None:  # the fastest backend the folder supports: its own ONNX export
             backend_kwargs.pop("max_length", None)
             clf = cls.from_folder(export, "onnx", calibrated=calibrated, **backend_kwargs)
-            clf.backend_name = f"onnx {'int8' if export.manifest.extra.get('onnx', {}).get('int8') else 'fp32'} " \
-                               f"(the folder's export {export.path})"
+            clf.backend_name += f" (the folder's export {export.path})"
             return clf
-        if backend == "onnx" and kind in EXPORTABLE:
+        if backend == "onnx" and kind in EXPORTABLE_KINDS:
             raise InputError(f"{model_dir}: no ONNX export in {model_dir / ONNX_DIR}; make one with "
                               f"`mlnews export {model_dir} --onnx --int8`")
         if backend == "auto":

@@ -33,11 +33,9 @@ import numpy as np
 
 from mlnews.errors import InputError, MlnewsError
 from mlnews.io import atomic_dir
-from mlnews.modelfolder import ONNX as ONNX_FILE, Manifest, ModelFolder
+from mlnews.modelfolder import EXPORTABLE_KINDS, ONNX as ONNX_FILE, Manifest, ModelFolder
 
 DEFAULT_OPSET = 17
-#: Kinds that export: a transformer's logits, or an embedding model's encoder + pooling + head in one graph.
-EXPORTABLE_KINDS = ("transformer", "embedding")
 # Files copied unchanged from the source folder when they exist.
 # the source's card is not copied: the export gets its own (mlnews.train.card.render_onnx_card)
 _COPY_FILES = ("metrics.json", "train_config.yaml", "confusion_matrix.png", "confusion_matrix.csv")
@@ -81,17 +79,17 @@ def _source_module(model_dir: Path, manifest: Manifest) -> tuple[Any, Any, Any]:
     """``(tokenizer, config, make)`` for the folder, where ``make(input_names)`` is a module of positional
     tensors returning logits: a transformer's, or for ``kind: embedding`` the encoder + mean pooling + the
     logistic-regression head as one module."""
-    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     # Eager attention traces into plain ops that every ONNX Runtime version runs.
     if manifest.kind == "embedding":
         from mlnews.infer.classifier import SklearnHead
-        from mlnews.models.encoder import pooler_module
+        from mlnews.models.encoder import load_encoder, pooler_module
         from mlnews.modelfolder import HEAD
 
         weight, bias = SklearnHead(model_dir / HEAD, list(manifest.labels or []), "embedding head").linear()
-        encoder = AutoModel.from_pretrained(model_dir, attn_implementation="eager", add_pooling_layer=False).eval()
+        encoder = load_encoder(model_dir, attn_implementation="eager")
         return tokenizer, encoder.config, lambda names: pooler_module(encoder, names, weight, bias)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
     return tokenizer, model.config, lambda names: _logits_module(model, names)

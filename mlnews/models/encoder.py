@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mlnews.errors import MlnewsError
+from mlnews.modelfolder import ModelFolder
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:
@@ -62,6 +63,26 @@ def pooler_module(encoder: Any, input_names: Sequence[str], weight: np.ndarray |
     return MeanPooler().eval()
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def load_encoder(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """``AutoModel`` of ``path`` in eval mode: safetensors only, without a pooler where the architecture has
+    one (a classifier folder gives its base encoder); a folder it cannot load is a one-line error.
+    ``kwargs`` go to ``from_pretrained`` (e.g. ``attn_implementation="eager"`` for the ONNX export)."""
+    from transformers import AutoModel
+
+    try:
+        try:
+            model = AutoModel.from_pretrained(path, use_safetensors=True, add_pooling_layer=False, **kwargs)
+        except TypeError:  # an architecture without a pooler argument
+            model = AutoModel.from_pretrained(path, use_safetensors=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise MlnewsError(f"{path}: cannot load the encoder ({_first_line(exc)})") from None
+    return model.eval()
+
+
 class SentenceEncoder:
     """Encode texts (already prefixed) into unit-length mean-pooled embeddings, on CPU with torch.
 
@@ -81,22 +102,18 @@ class SentenceEncoder:
              num_threads: int | None = None) -> "SentenceEncoder":
         """Load the encoder in ``path`` (a transformers folder with safetensors weights)."""
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         path = Path(path)
-        if path.is_dir() and not (path / "model.safetensors").is_file():
-            raise MlnewsError(f"{path}: no model.safetensors encoder weights (pickled weights are never loaded)")
+        if path.is_dir():
+            ModelFolder(path).safetensors_weights()  # pickled weights are refused, never loaded
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModel.from_pretrained(path, use_safetensors=True, add_pooling_layer=False)
-        except TypeError:  # an architecture without a pooler argument
-            model = AutoModel.from_pretrained(path, use_safetensors=True)
         except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MlnewsError(f"{path}: cannot load the encoder ({first})") from None
-        return cls(model, tokenizer, max_length=max_length, batch_size=batch_size)
+            raise MlnewsError(f"{path}: cannot load the encoder's tokenizer ({_first_line(exc)})") from None
+        return cls(load_encoder(path), tokenizer, max_length=max_length, batch_size=batch_size)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """``float32 [len(texts), dim]`` unit-length embeddings."""

@@ -98,23 +98,15 @@ def distil(encoder_dir: Path, *, batch_size: int = 256,
            progress: Callable[[int], None] | None = None) -> np.ndarray:
     """``float32 [pieces, hidden]``: each piece id's mean last hidden state over ``<s> piece </s>``."""
     import torch
-    from transformers import AutoModel
 
     from mlnews.models.e5 import quiet_transformers
+    from mlnews.models.encoder import load_encoder
 
     tokenizer = load_tokenizer(encoder_dir / TOKENIZER)
     before, after = _wrap_ids(tokenizer)
     n = tokenizer.get_vocab_size(with_added_tokens=True)
-    try:
-        with quiet_transformers():
-            try:
-                model = AutoModel.from_pretrained(encoder_dir, use_safetensors=True, add_pooling_layer=False)
-            except TypeError:  # an architecture without a pooler argument
-                model = AutoModel.from_pretrained(encoder_dir, use_safetensors=True)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MlnewsError(f"{encoder_dir}: cannot load the encoder ({first})") from None
-    model.eval()
+    with quiet_transformers():
+        model = load_encoder(encoder_dir)
     rows = int(model.get_input_embeddings().weight.shape[0])
     if rows < n:
         raise MlnewsError(f"{encoder_dir}: the tokenizer has {n} pieces but the encoder only {rows} embedding rows")
