@@ -22,7 +22,7 @@ from mlnews.train.config import ClassifierConfig
 from mlnews.train.distill import kept_layers, soft_label_loss
 from test_train_tinybert import build_tiny_bert, build_tiny_dataset, synthetic_rows
 
-TRAIN = {"batch_size": 8, "learning_rate": 5e-3, "logging_steps": 5, "seed": 7, "eval_strategy": "steps",
+TRAIN = {"batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5, "seed": 7, "eval_strategy": "steps",
          "eval_steps": 10, "warmup_ratio": 0.0, "num_threads": 1}
 
 
@@ -48,7 +48,7 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     teacher_cfg = from_dict(ClassifierConfig, {
         "data": {"path": str(data)},
         "model": {"kind": "transformer", "name_or_path": str(bert), "max_length": 32},
-        "train": {**TRAIN, "max_steps": 40}})
+        "train": {**TRAIN, "max_steps": 120}})
     teacher = train_from_config(teacher_cfg, root / "teacher")
     return {"data": data, "bert": bert, "teacher": teacher, "root": root}
 
@@ -95,8 +95,10 @@ def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):
     texts = [r["text"] for r in rows]
     t_pred = [p["label"] for p in teacher.predict(texts)]
     s_pred = [p["label"] for p in student.predict(texts)]
+    # the teacher must have learnt the keyword topics (0.97 here), or agreeing with it means nothing
+    assert np.mean([p == r["label"] for p, r in zip(t_pred, rows)]) >= 0.8
     agreement = np.mean([a == b for a, b in zip(t_pred, s_pred)])
-    assert agreement >= 0.6, agreement  # 3 labels: chance agreement is about 1/3
+    assert agreement >= 0.75, agreement  # 0.93 here; 3 labels: chance agreement is about 1/3
 
 
 def test_without_unlabelled_rows_only_the_labelled_ones_get_soft_labels(tiny):
