@@ -147,8 +147,12 @@ def _fingerprint(config: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
     from mlnews.data.config import load_data_config
 
     cfg, resolver = load_data_config(config, overrides)
-    h = hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True, ensure_ascii=False).encode())
+    resolved = to_dict(cfg)
+    if cfg.pseudo.switched_off():
+        del resolved["pseudo"]  # a build without pseudo-labels keeps the fingerprint it had before they existed
+    h = hashlib.sha256(json.dumps(resolved, sort_keys=True, ensure_ascii=False).encode())
     files = [resolver.file(cfg.taxonomy, "taxonomy")]
+    files += [resolver.file(f, f"pseudo.files[{i}]") for i, f in enumerate(cfg.pseudo.files)]
     if cfg.weak.keywords_file and "rules" in cfg.weak.methods:
         files.append(resolver.file(cfg.weak.keywords_file, "weak.keywords_file"))
     if any(s.type == "corpus" and s.columns is None for s in cfg.sources):

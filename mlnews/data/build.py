@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -72,7 +73,11 @@ def run_build(
 
         reviews = load_review_sources([(s.name, resolver.many(s.path, f"sources[{i}].path"))
                                        for i, s in enumerate(cfg.sources) if s.type == "review"], taxonomy.names)
-        scan = Scanner(cfg, taxonomy.names, mapper, rules, reviews)
+        from mlnews.data.pseudo import load_pseudo
+
+        pseudo = load_pseudo([resolver.file(f, f"pseudo.files[{i}]") for i, f in enumerate(cfg.pseudo.files)],
+                             taxonomy.names, cfg.pseudo.threshold)
+        scan = Scanner(cfg, taxonomy.names, mapper, rules, reviews, pseudo)
         progress("scan", 0)  # total unknown until the sources are read
         for item in rows():
             scan.add(item)
@@ -85,6 +90,7 @@ def run_build(
         dedup_stats, capped = d.dedup_cap_group()
         progress("dedup", d.n)
         d.split()
+        pseudo_stats = d.apply_pseudo(pseudo)
         review_stats = d.apply_reviews(reviews)
         progress("write", 0, total=d.n)
         with atomic_dir(out) as tmp:
@@ -92,6 +98,8 @@ def run_build(
             stats = compute_stats(cfg, scan.n, scan.sources, scan.langs, taxonomy.names, d.cls, d.summ, d.splits,
                                   d.label, d.origin, scan.column("source"), d.lang, scan.column("kind"),
                                   scan.column("cfg_source"), mapper, capped, weak_stats, dedup_stats, scan.errors)
+            if pseudo_stats is not None:
+                stats["pseudo"] = pseudo_stats
             if review_stats is not None:
                 stats["reviews"] = review_stats
             write_json(tmp / "labels.json", taxonomy.to_json())
@@ -253,6 +261,29 @@ class _Decisions:
             alone = revived[~joined]
             self.splits[alone] = assign_splits(self.roots[alone], self.review[alone].astype(np.int64),
                                                np.zeros(len(alone), dtype=bool), ratios, cfg.seed + 1)
+
+    def apply_pseudo(self, pseudo) -> dict | None:
+        """Agreed, confident predictions relabel the training rows of ``pseudo.relabel`` origins (origin
+        ``pseudo``, confidence = the score); validation and test rows are never touched. Stats."""
+        if pseudo is None:
+            return None
+        cfg, names = self.cfg.pseudo, self.scan.label_names
+        plab, pconf = self.scan.column("pseudo"), self.scan.column("pseudo_conf")
+        langs = [self.scan.langs.index(g) for g in cfg.langs] if cfg.langs else list(range(len(self.scan.langs)))
+        kept = (self.cls == R["keep"]) & (plab >= 0)
+        eligible = (np.isin(self.origin, [ORIGINS.index(o) for o in cfg.relabel]) & np.isin(self.lang, langs)
+                    & (self.review < 0))  # a human review wins over a model
+        hit = kept & eligible & (self.splits == SPLITS.index("train"))
+        changed = hit & (plab != self.label)
+        moves = {f"{names[a]} -> {names[b]}": int(n) for (a, b), n in sorted(
+            Counter(zip(self.label[changed].tolist(), plab[changed].tolist())).items(), key=lambda kv: -kv[1])}
+        self.label[hit], self.origin[hit], self.conf[hit] = plab[hit], ORIGINS.index("pseudo"), pconf[hit]
+        by_lang = {self.scan.langs[g]: int((hit & (self.lang == g)).sum()) for g in range(len(self.scan.langs))}
+        return {**pseudo.stats(), "threshold": cfg.threshold, "relabel": list(cfg.relabel), "langs": list(cfg.langs),
+                "rows_relabelled": int(hit.sum()), "label_changed": int(changed.sum()), "changes": moves,
+                "by_lang": by_lang,
+                "not_train": int((kept & eligible & (self.splits != SPLITS.index("train")) & (self.splits >= 0)).sum()),
+                "other_origin_or_language": int((kept & ~eligible).sum())}
 
     def apply_reviews(self, reviews) -> dict | None:
         """Reviewed labels replace the labels of their kept rows (origin ``reviewed``, confidence 1); stats."""

@@ -103,7 +103,8 @@ def render_dataset_card(cfg: DataConfig, resolver: PathResolver, stats: dict, ta
             "`source_rubric` (the publisher's rubric or URL section, mapped to the taxonomy by the config's "
             "`label_maps`), `weak` (no usable source label: labelled by "
             f"{' then '.join(w['methods']) or 'no method'} at confidence >= {w['threshold']}; `confidence` "
-            f"holds the score), `reviewed` (set by a person in `mlnews review`; the row keeps its split). Weak labels are never in the test split (`split.test_origins`: "
+            f"holds the score), `reviewed` (set by a person in `mlnews review`; the row keeps its split), `pseudo` (a fine-tuned model's confident "
+            "prediction, `pseudo:`; training rows only, `confidence` holds the score). Weak labels are never in the test split (`split.test_origins`: "
             f"{', '.join(cfg.split.test_origins)}).", ""]
     out.append(_table(["source", "label_origin", "rows"], [[s, o, c] for (s, o), c in sorted(origins.items())]))
     if stats.get("unmapped_labels"):

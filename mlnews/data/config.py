@@ -16,7 +16,8 @@ from mlnews.errors import ConfigError
 from mlnews.ingest.corpus import ColumnMapping
 
 SPLITS = ("train", "validation", "test")
-ORIGINS = ("gold", "source_rubric", "weak", "reviewed")  # reviewed: a `type: review` source (docs/review.md)
+# reviewed: a `type: review` source (docs/review.md); pseudo: a model's prediction (the `pseudo:` section), train only
+ORIGINS = ("gold", "source_rubric", "weak", "reviewed", "pseudo")
 
 
 @dataclass
@@ -71,6 +72,35 @@ class WeakConfig:
     def validate(self, prefix: str = "") -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"{prefix}.threshold: expected a number in [0, 1], got {self.threshold}")
+
+
+@dataclass
+class PseudoConfig:
+    """Pseudo-labels: ``mlnews classify`` outputs of a fine-tuned model relabel training rows (mlnews.data.pseudo).
+
+    Applied after the split to training rows only; validation, test and every split assignment stay
+    those of the same build without them. ``files`` are several views of the same rows (e.g. the article
+    opening and its title alone): a row is relabelled only where all of them agree, each with a score of
+    at least ``threshold``.
+    """
+
+    files: list[str] = field(default_factory=list)  # classify outputs (id, label, score); [] = off
+    threshold: float = 0.9  # the lowest score over the files (calibrated probabilities)
+    relabel: list[Literal["weak", "source_rubric"]] = field(default_factory=lambda: ["weak"])  # origins replaced
+    langs: list[str] = field(default_factory=list)  # only rows of these languages; [] = every language
+
+    def validate(self, prefix: str = "") -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"{prefix}.threshold: expected a number in [0, 1], got {self.threshold}")
+        if not self.relabel:
+            raise ConfigError(f"{prefix}.relabel: expected at least one of 'weak', 'source_rubric'")
+        if not self.files:
+            for key, default in (("threshold", 0.9), ("relabel", ["weak"]), ("langs", [])):
+                if getattr(self, key) != default:
+                    raise ConfigError(f"{prefix}.{key}: applies only with pseudo.files (the classify outputs to read)")
+
+    def switched_off(self) -> bool:
+        return not self.files
 
 
 @dataclass
@@ -129,6 +159,7 @@ class DataConfig:
     min_body_chars: int = 200  # shorter article body -> no summarisation row (empty)
     label_maps: dict[str, dict[str, Optional[str]]] = field(default_factory=dict)
     weak: WeakConfig = field(default_factory=WeakConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
 
@@ -145,6 +176,9 @@ class DataConfig:
                     f"sources[{i}].label_map: {s.label_map!r} is not a table in label_maps; "
                     f"expected one of: {', '.join(sorted(self.label_maps)) or '(none defined)'}"
                 )
+        stray = [lang for lang in self.pseudo.langs if lang not in self.langs]
+        if stray:
+            raise ConfigError(f"pseudo.langs: {stray[0]!r} is not in langs ({', '.join(self.langs)})")
         bad = [lang for lang in self.langs if lang not in ("ru", "uk", "en", "other")]
         if bad:
             raise ConfigError(f"langs: {bad[0]!r} is not allowed; expected some of 'ru', 'uk', 'en', 'other'")

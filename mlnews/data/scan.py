@@ -30,7 +30,7 @@ NOT_ARTICLE = -1  # summarisation status of headline rows (they are not summaris
 _COLUMNS = {
     "cfg_source": "h", "source": "h", "kind": "b", "lang": "b", "key": "q", "body_key": "q", "label": "h",
     "origin": "b", "cls": "b", "summ": "b", "pool": "b", "rule_label": "h", "rule_conf": "f",
-    "near_rows": "q", "bands": "q", "sigs": "B", "review": "h",
+    "near_rows": "q", "bands": "q", "sigs": "B", "review": "h", "pseudo": "h", "pseudo_conf": "f",
 }
 
 
@@ -43,9 +43,11 @@ def detect_lang(text: str) -> str:
 class Scanner:
     """Accumulates the per-row columns of pass 1 (see the module docstring)."""
 
-    def __init__(self, cfg: DataConfig, label_names: list[str], mapper: LabelMapper, rules=None, reviews=None):
+    def __init__(self, cfg: DataConfig, label_names: list[str], mapper: LabelMapper, rules=None, reviews=None,
+                 pseudo=None):
         self.cfg, self.mapper, self.rules = cfg, mapper, rules
         self.reviews = reviews  # mlnews.data.reviews.ReviewIndex of the review sources, or None
+        self.pseudo = pseudo  # mlnews.data.pseudo.PseudoIndex of pseudo.files, or None
         self.label_names = label_names
         self.langs = list(cfg.langs)
         self.lab_idx = {n: i for i, n in enumerate(label_names)}
@@ -146,6 +148,9 @@ class Scanner:
                             ("label", label), ("origin", origin), ("cls", cls), ("summ", summ), ("pool", pool),
                             ("rule_label", rlab), ("rule_conf", rconf), ("review", self._review(item))):
             c[name].append(value)
+        plab, pconf = self._pseudo(item)
+        c["pseudo"].append(plab)
+        c["pseudo_conf"].append(pconf)
         self.n += 1
 
     def _review(self, item: Item) -> int:
@@ -154,6 +159,13 @@ class Scanner:
             return -1
         name = self.reviews.match(item.id, item.text)
         return self.lab_idx[name] if name is not None else -1
+
+    def _pseudo(self, item: Item) -> tuple[int, float]:
+        """The agreed pseudo-label (index) of a row and its score, or (-1, 0): applied after the split."""
+        if self.pseudo is None or item.error is not None or not self.cfg.sources[item.cfg_source].classification:
+            return -1, 0.0
+        hit = self.pseudo.match(item.id)
+        return (self.lab_idx[hit[0]], hit[1]) if hit is not None else (-1, 0.0)
 
     def near_arrays(self) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(rows, bands [rows x bands], signatures [rows x num_perm])`` or None without near-dedup."""

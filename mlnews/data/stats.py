@@ -64,6 +64,19 @@ def render_stats_md(stats: dict) -> str:
             f"Methods {', '.join(w['methods']) or '(none)'}, threshold {w['threshold']}: pool {w['pool']} rows; "
             + ", ".join(f"{m}: {c}" for m, c in w["labelled"].items())
             + f"; below threshold: {w['below_threshold']}; TF-IDF trained on {w['tfidf_train_rows']} rows."]
+    if stats.get("pseudo"):
+        p = stats["pseudo"]
+        out += ["", "## Pseudo-labels (`pseudo:`, training rows only)", "",
+                f"{p['predictions']} predictions in {len(p['files'])} file(s); {p['agreed']} ids with every file agreeing "
+                f"at score >= {p['threshold']} (left out: {p['disagree']} disagreeing, {p['below_threshold']} below the "
+                f"threshold, {p['no_label']} with no label, {p['partial']} missing from a file); {p['ids_matched']} of "
+                f"them name a row of the build.",
+                f"Training rows relabelled (origins {', '.join(p['relabel'])}; languages "
+                f"{', '.join(p['langs']) or 'all'}): {p['rows_relabelled']} ("
+                + ", ".join(f"{g} {c}" for g, c in p["by_lang"].items()) + f"), label changed: {p['label_changed']}"
+                + (" (" + ", ".join(f"{k}: {c}" for k, c in list(p["changes"].items())[:8]) + ")" if p["changes"] else "")
+                + f"; kept their label: {p['not_train']} in validation/test, {p['other_origin_or_language']} of "
+                "another origin or language."]
     if stats.get("reviews"):
         r = stats["reviews"]
         out += ["", "## Reviewed labels (`type: review` sources)", "",

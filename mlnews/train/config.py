@@ -37,7 +37,6 @@ CLASSIFIER_KINDS = ("transformer", "tfidf", "embedding", "static")
 ENCODER_KINDS = ("transformer", "embedding", "static")  # kinds built from an encoder (model.name_or_path applies)
 HEAD_KINDS = ("embedding", "static")  # kinds with a scikit-learn head over fixed features (the head section)
 TRAINER_KINDS = ("transformer", "seq2seq", "extractive")  # kinds trained by the HF Trainer (optimiser keys apply)
-ORIGINS = ("gold", "source_rubric", "weak")
 
 
 @dataclass
@@ -57,7 +56,7 @@ class DataSection:
     train_split: str = "train"
     validation_split: str = "validation"
     test_split: str = "test"
-    label_origins: list[Literal["gold", "source_rubric", "weak", "reviewed"]] = field(default_factory=list)  # train only on these; [] = all
+    label_origins: list[Literal["gold", "source_rubric", "weak", "reviewed", "pseudo"]] = field(default_factory=list)  # train only on these; [] = all
     min_confidence: float = option(0.0, ge=0.0, le=1.0)  # drop training rows below this label confidence (reported)
     max_train_examples: Optional[int] = option(None, ge=1)  # stratified cap on training rows (CPU budget); null = all
 
