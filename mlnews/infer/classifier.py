@@ -25,6 +25,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from mlnews.batches import by_length
 from mlnews.errors import InputError, MlnewsError
 from mlnews.modelfolder import EXPORTABLE_KINDS, HEAD, ONNX_DIR, SKOPS, Manifest, ModelFolder
 from mlnews.text import compose_text
@@ -103,10 +104,8 @@ class TorchBackend:
         out = np.zeros((len(texts), n_labels), dtype=np.float32)
         if not texts:
             return out
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for idx in by_length(texts, self.batch_size):
                 enc = self.tokenizer(
                     [texts[i] for i in idx],
                     truncation=True,

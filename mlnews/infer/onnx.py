@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from mlnews.batches import by_length
 from mlnews.errors import InputError, MlnewsError
 from mlnews.io import atomic_dir
 from mlnews.modelfolder import EXPORTABLE_KINDS, ONNX as ONNX_FILE, Manifest, ModelFolder
@@ -294,10 +295,8 @@ class OnnxBackend:
         """Class probabilities for ``texts`` (rows in input order)."""
         if not texts:
             return np.zeros((0, self.n_labels), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: np.ndarray | None = None
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        for idx in by_length(texts, self.batch_size):
             probs = self._run([texts[i] for i in idx])
             if out is None:
                 out = np.empty((len(texts), probs.shape[1]), dtype=np.float32)

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import IO, Any, Callable, Iterable, Iterator
 
+from mlnews.batches import by_length
 from mlnews.ingest.inputs import Row
 from mlnews.io import atomic_write
 
@@ -41,10 +42,8 @@ def predict_in_order(
 
 
 def _predict_window(buf: list[Row], predict: Callable[[list[Row]], list[Any]], batch_size: int) -> Iterator[tuple[Row, Any]]:
-    order = sorted(range(len(buf)), key=lambda i: len(buf[i].text) + len(buf[i].lead) + len(buf[i].body))
     results: list[Any] = [None] * len(buf)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for idx in by_length(buf, batch_size, key=lambda r: len(r.text) + len(r.lead) + len(r.body)):
         preds = predict([buf[i] for i in idx])
         if len(preds) != len(idx):
             raise RuntimeError(f"predict returned {len(preds)} results for {len(idx)} rows")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from mlnews.batches import by_length
 from mlnews.errors import MlnewsError
 from mlnews.modelfolder import ModelFolder
 
@@ -120,10 +121,8 @@ class SentenceEncoder:
         import torch
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for idx in by_length(texts, self.batch_size):
                 enc = self.tokenizer([texts[i] for i in idx], truncation=True, max_length=self.max_length,
                                      padding=True, return_tensors="pt")
                 hidden = self.model(**enc).last_hidden_state

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from mlnews.batches import by_length
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.modelfolder import ModelFolder
 from mlnews.progress import StageProgress
@@ -81,11 +82,9 @@ def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, 
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True).eval()
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.inference_mode(), StageProgress("mlnews train", summary=False) as progress:
         progress.start("teacher soft labels", total=len(texts))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for idx in by_length(texts, batch_size):
             enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
                             return_tensors="pt")
             out[idx] = model(**enc).logits.float().numpy()
