@@ -55,7 +55,7 @@ def builds(tmp_path_factory):
     v2[2]["label"] = "economy" if v1[2]["label"] != "economy" else "science"
     f1, f2 = _write(root / "articles.pred.jsonl", v1), _write(root / "titles.pred.jsonl", v2)
     out = root / "pseudo"
-    stats = build_dataset(write_config(root, pseudo={"files": [str(f1), str(f2)], "threshold": 0.9,
+    stats = build_dataset(write_config(root, pseudo={"files": [str(f1), str(f2)], "threshold": 0.9, "min_views": 2,
                                                                "relabel": ["weak", "source_rubric"]}), out)
     return {"root": root, "rows": rows, "out": out, "stats": stats, "ids": (a, b, c, d), "v1": v1,
             "held_out": held_out[0], "gold": gold_train, "files": (f1, f2)}
@@ -92,6 +92,8 @@ def test_langs_and_relabel_select_rows(builds, tmp_path):
     f1, f2 = builds["files"]
     stats = build_dataset(write_config(builds["root"], pseudo={"files": [str(f1), str(f2)], "langs": ["uk"]}),
                           tmp_path / "uk")
+    # min_views 1 over both files: "only-here" counts (it names no row), the rest as before
+    assert stats["pseudo"]["partial"] == 0 and stats["pseudo"]["agreed"] == 6
     assert stats["pseudo"]["rows_relabelled"] == 0  # every row of the corpus is Russian
     stats = build_dataset(write_config(builds["root"], pseudo={"files": [str(f1)], "threshold": 0.4}), tmp_path / "one")
     assert stats["pseudo"]["rows_relabelled"] == 4  # one view: c and d join a and b
@@ -114,6 +116,8 @@ def test_errors_name_the_file_line_or_key(builds, tmp_path):
         build_dataset(write_config(root, pseudo={"files": [str(bad)], "relabel": ["gold"]}), tmp_path / "o5")
     with pytest.raises(ConfigError, match=r"pseudo\.threshold: applies only with pseudo\.files"):
         build_dataset(write_config(root, pseudo={"threshold": 0.5}), tmp_path / "o6")
+    with pytest.raises(ConfigError, match=r"pseudo\.min_views: expected 1 to 1"):
+        build_dataset(write_config(root, pseudo={"files": [str(bad)], "min_views": 2}), tmp_path / "o7")
 
 
 def test_a_build_without_pseudo_labels_keeps_its_fingerprint(builds):

@@ -76,7 +76,7 @@ def run_build(
         from mlnews.data.pseudo import load_pseudo
 
         pseudo = load_pseudo([resolver.file(f, f"pseudo.files[{i}]") for i, f in enumerate(cfg.pseudo.files)],
-                             taxonomy.names, cfg.pseudo.threshold)
+                             taxonomy.names, cfg.pseudo.threshold, cfg.pseudo.min_views)
         scan = Scanner(cfg, taxonomy.names, mapper, rules, reviews, pseudo)
         progress("scan", 0)  # total unknown until the sources are read
         for item in rows():

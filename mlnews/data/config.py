@@ -80,12 +80,13 @@ class PseudoConfig:
 
     Applied after the split to training rows only; validation, test and every split assignment stay
     those of the same build without them. ``files`` are several views of the same rows (e.g. the article
-    opening and its title alone): a row is relabelled only where all of them agree, each with a score of
-    at least ``threshold``.
+    opening and its title alone): a row is relabelled only where at least ``min_views`` files predict it,
+    all with the same label, each with a score of at least ``threshold``.
     """
 
     files: list[str] = field(default_factory=list)  # classify outputs (id, label, score); [] = off
     threshold: float = 0.9  # the lowest score over the files (calibrated probabilities)
+    min_views: int = 1  # files that must predict a row (2: e.g. its article opening and its title)
     relabel: list[Literal["weak", "source_rubric"]] = field(default_factory=lambda: ["weak"])  # origins replaced
     langs: list[str] = field(default_factory=list)  # only rows of these languages; [] = every language
 
@@ -94,8 +95,11 @@ class PseudoConfig:
             raise ConfigError(f"{prefix}.threshold: expected a number in [0, 1], got {self.threshold}")
         if not self.relabel:
             raise ConfigError(f"{prefix}.relabel: expected at least one of 'weak', 'source_rubric'")
+        if self.files and not 1 <= self.min_views <= len(self.files):
+            raise ConfigError(f"{prefix}.min_views: expected 1 to {len(self.files)} (the number of files), "
+                              f"got {self.min_views}")
         if not self.files:
-            for key, default in (("threshold", 0.9), ("relabel", ["weak"]), ("langs", [])):
+            for key, default in (("threshold", 0.9), ("min_views", 1), ("relabel", ["weak"]), ("langs", [])):
                 if getattr(self, key) != default:
                     raise ConfigError(f"{prefix}.{key}: applies only with pseudo.files (the classify outputs to read)")
 

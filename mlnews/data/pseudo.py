@@ -11,10 +11,11 @@ the next build reads its files (``pseudo.files``). The flow (docs/datasets.md "P
         --text-field title -o runs/pseudo/uk-titles.jsonl
     mlnews data build configs/data/pseudo_uk.yaml --out runs/data-pseudo
 
-Several files are several *views* of the same rows (the article opening and its title alone): a row is
-pseudo-labelled only where every file predicts it, all with the same label and each with a score of
-at least ``pseudo.threshold`` (scores are calibrated probabilities when the model folder has a
-calibration). Rows listed by some files only, or whose views disagree, keep the label they had.
+Files may cover different rows (one file per corpus) and several *views* of the same rows (the article
+opening and its title alone): a row is pseudo-labelled only where at least ``pseudo.min_views`` files
+predict it, every one of them with the same label and a score of at least ``pseudo.threshold`` (scores
+are calibrated probabilities when the model folder has a calibration). Rows with fewer predictions, or
+whose views disagree, keep the label they had.
 
 They are applied after the split, to training rows only (:meth:`mlnews.data.build._Decisions.apply_pseudo`):
 validation and test rows, and every split assignment, are the same as in the build without them, so
@@ -43,8 +44,9 @@ class PseudoIndex:
     no_label: int = 0  # rows with "label": null (below classify's --min-score)
     below_threshold: int = 0  # ids whose lowest score is below the threshold (all files agreeing)
     disagree: int = 0  # ids whose files give different labels
-    partial: int = 0  # ids missing from some file
+    partial: int = 0  # ids predicted by fewer than min_views files
     matched: int = 0  # set by the build: ids that name a row of the build
+    min_views: int = 1
 
     def match(self, row_id: str) -> Optional[tuple[str, float]]:
         hit = self.labels.get(row_id)
@@ -55,7 +57,7 @@ class PseudoIndex:
     def stats(self) -> dict:
         return {"files": self.files, "predictions": self.predictions, "agreed": len(self.labels),
                 "no_label": self.no_label, "below_threshold": self.below_threshold, "disagree": self.disagree,
-                "partial": self.partial, "ids_matched": self.matched}
+                "partial": self.partial, "min_views": self.min_views, "ids_matched": self.matched}
 
 
 def _read(path: Path, names: set[str]) -> dict[str, tuple[Optional[str], float]]:
@@ -86,20 +88,21 @@ def _read(path: Path, names: set[str]) -> dict[str, tuple[Optional[str], float]]
     return out
 
 
-def load_pseudo(files: Iterable[Path], labels: Iterable[str], threshold: float) -> Optional[PseudoIndex]:
+def load_pseudo(files: Iterable[Path], labels: Iterable[str], threshold: float,
+                min_views: int = 1) -> Optional[PseudoIndex]:
     """The :class:`PseudoIndex` of the prediction files (None without any)."""
     files = list(files)
     if not files:
         return None
     names = set(labels)
     views = [_read(p, names) for p in files]
-    index = PseudoIndex(files=[str(p) for p in files], predictions=sum(len(v) for v in views))
+    index = PseudoIndex(files=[str(p) for p in files], predictions=sum(len(v) for v in views), min_views=min_views)
     ids: dict[str, None] = {}
     for v in views:
         ids.update(dict.fromkeys(v))
     for rid in ids:
-        got = [v.get(rid) for v in views]
-        if any(g is None for g in got):
+        got = [v[rid] for v in views if rid in v]
+        if len(got) < min_views:
             index.partial += 1
             continue
         if any(lab is None for lab, _ in got):

@@ -67,9 +67,9 @@ def render_stats_md(stats: dict) -> str:
     if stats.get("pseudo"):
         p = stats["pseudo"]
         out += ["", "## Pseudo-labels (`pseudo:`, training rows only)", "",
-                f"{p['predictions']} predictions in {len(p['files'])} file(s); {p['agreed']} ids with every file agreeing "
+                f"{p['predictions']} predictions in {len(p['files'])} file(s); {p['agreed']} ids with every file that predicts them agreeing "
                 f"at score >= {p['threshold']} (left out: {p['disagree']} disagreeing, {p['below_threshold']} below the "
-                f"threshold, {p['no_label']} with no label, {p['partial']} missing from a file); {p['ids_matched']} of "
+                f"threshold, {p['no_label']} with no label, {p['partial']} predicted by fewer than {p['min_views']} files); {p['ids_matched']} of "
                 f"them name a row of the build.",
                 f"Training rows relabelled (origins {', '.join(p['relabel'])}; languages "
                 f"{', '.join(p['langs']) or 'all'}): {p['rows_relabelled']} ("
