@@ -36,7 +36,8 @@ from mlnews.evaluate.classifier import evaluate_classifier
 from mlnews.evaluate.metrics import macro_f1_codes
 from mlnews.io import write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, InputSpec, Manifest, ModelFolder
-from mlnews.train.config import ENCODER_KINDS, ClassifierConfig, load_classifier_config, resolve_class_weights
+from mlnews.train.config import (ENCODER_KINDS, ClassifierConfig, language_row_weights, load_classifier_config,
+                                 resolve_class_weights)
 from mlnews.train.inputs import PreparedData, SplitData, data_summary, prepare_data
 from mlnews.train.trainer import attach, time_limit_callback
 from mlnews.types import LabelSet
@@ -175,6 +176,11 @@ def train_transformer(
     distill_report: dict[str, Any] | None = None
     if distill is not None:
         train_ds, distill_report = _distill_dataset(cfg, data, train_ds, model_path, tokenizer)
+    if t.balance_languages:  # per-row weights replace the class weights (unlabelled distillation rows: 1, unused)
+        split = data.splits["train"]
+        rows = language_row_weights(t.class_weights, labels, split.labels, split.langs)
+        train_ds = train_ds.add_column("loss_weight", rows + [1.0] * (len(train_ds) - len(rows)))
+        weights = None
 
     def compute_metrics(pred: Any) -> dict[str, float]:
         y = np.asarray(pred.label_ids)
@@ -196,7 +202,8 @@ def train_transformer(
         greater_is_better=True,
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        remove_unused_columns=distill is None,  # keep the teacher_logits column for the distillation loss
+        # keep the teacher_logits / loss_weight columns for the loss
+        remove_unused_columns=distill is None and not t.balance_languages,
     )
     cbs = list(callbacks or [])
     limit = time_limit_callback(t.time_limit_minutes) if t.time_limit_minutes else None
@@ -310,13 +317,18 @@ def _weighted_trainer_cls():
 
             labels = inputs.pop("labels")
             teacher = inputs.pop("teacher_logits", None)  # training batches of a distillation run only
+            row_weight = inputs.pop("loss_weight", None)  # training batches with train.balance_languages only
             outputs = model(**inputs)
             logits = outputs.logits
             weight = None
             if self._class_weights is not None:
                 weight = torch.tensor(self._class_weights, dtype=logits.dtype, device=logits.device)
             hard = labels.view(-1) >= 0  # unlabelled rows (-100) of a distillation run have soft labels only
-            if hard.any():
+            if hard.any() and row_weight is not None:
+                rw = row_weight.view(-1)[hard].to(logits.dtype)
+                ce = torch.nn.functional.cross_entropy(logits[hard], labels.view(-1)[hard], reduction="none")
+                loss = (ce * rw).sum() / rw.sum()
+            elif hard.any():
                 loss = torch.nn.functional.cross_entropy(logits[hard], labels.view(-1)[hard], weight=weight)
             else:
                 loss = logits.sum() * 0.0
