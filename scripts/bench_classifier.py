@@ -1,14 +1,18 @@
 #!/usr/bin/env python
-"""Benchmark the topic classifiers: TF-IDF baseline vs the default e5 transformer.
+"""Benchmark the topic classifiers side by side: TF-IDF baseline, the default e5 transformer, and any folder.
 
-Trains each config with ``mlnews train`` (skipped when the model folder is already complete), then
-reports macro-F1 and accuracy overall, per language and per source on the test split of the
-training dataset (from each folder's metrics.json), and on the bundled sample (``data/sample``:
-original ru/uk headlines and articles, an independent set), plus training time. Prints a Markdown
+Trains each config of ``--models`` with ``mlnews train`` (skipped when the model folder is already
+complete) and takes every ``--folder NAME=DIR`` as it is (e.g. a distilled student or a model trained on
+another build of the same test rows), then reports macro-F1 and accuracy overall, per language and per
+source on the test split of each folder's training dataset (from its metrics.json), and on the bundled
+sample (``data/sample``: original ru/uk headlines and articles), the Russian - Ukrainian gap of every
+model on every subset that has both languages, a paired bootstrap of the macro-F1 gap of every model
+against the first one (its rows must be the same test rows), and the training time. Prints a Markdown
 report (``--md FILE`` also writes it) and a JSON summary (``--json FILE``).
 
     python scripts/bench_classifier.py --out runs/bench               # trains both (~30 min CPU)
-    python scripts/bench_classifier.py --out runs/bench --md /tmp/classifier.md
+    python scripts/bench_classifier.py --models tfidf --out runs --folder e5-small=runs/e5-small \
+        --folder e5-small-pseudo=runs/e5-small-pseudo --md /tmp/classifier.md
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def read_predictions(folder: Path) -> dict[str, dict]:
 
 
 def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
-    """Both models on subsets of the test split, with a paired bootstrap of the macro-F1 gap (second - first).
+    """Two models on subsets of the test split, with a paired bootstrap of the macro-F1 gap (second - first).
 
     Subsets: overall and per language, each on all test rows, on the ../shared/data rows only and on
     the held-out sample only.
@@ -109,16 +113,43 @@ def fmt(m: dict | None) -> str:
     return "-" if not m else f"{m['macro_f1']:.3f} / {m['accuracy']:.3f} ({m['n']})"
 
 
+def language_gaps(results: dict[str, dict]) -> list[str]:
+    """Rows of "ru - uk" macro-F1 per model on every subset that has both languages."""
+    names = [n for n in results if n != "bootstrap"]
+    per_lang: dict[str, list[dict]] = {"test split, all rows": [results[n]["test"].get("per_lang", {}) for n in names]}
+    boot = results.get("bootstrap", {})
+    for part in ("shared data only", "held-out sample only"):  # from the paired bootstrap's subsets
+        cols = []
+        for i, n in enumerate(names):
+            src = boot.get(n if i else next(iter(boot), ""), {})
+            key = "macro_f1_b" if i else "macro_f1_a"
+            cols.append({g: {"macro_f1": src[f"{part}, {g}"][key]} for g in ("ru", "uk") if f"{part}, {g}" in src})
+        per_lang[f"test split, {part}"] = cols
+    for label in SAMPLE:
+        per_lang[label] = [(results[n]["sample"].get(label) or {}).get("per_lang", {}) for n in names]
+    lines = ["| subset | " + " | ".join(f"{n}: ru / uk / ru - uk" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for label, cols in per_lang.items():
+        cells = []
+        for per in cols:
+            if "ru" in per and "uk" in per:
+                ru, uk = per["ru"]["macro_f1"], per["uk"]["macro_f1"]
+                cells.append(f"{ru:.3f} / {uk:.3f} / {(ru - uk) * 100:+.1f}")
+            else:
+                cells.append("-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(results: dict[str, dict]) -> str:
     names = [n for n in results if n != "bootstrap"]
-    head = "| set | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + " | Δ macro-F1 |"
+    head = "| set | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + f" | Δ macro-F1 vs {names[0]} |"
     sep = "|---|" + "---|" * (len(names) + 1)
 
     def row(label: str, ms: list[dict | None]) -> str:
-        delta = "-"
-        if len(ms) == 2 and ms[0] and ms[1]:
-            delta = f"{(ms[1]['macro_f1'] - ms[0]['macro_f1']) * 100:+.1f}"
-        return f"| {label} | " + " | ".join(fmt(m) for m in ms) + f" | {delta} |"
+        deltas = [f"{n}: {(m['macro_f1'] - ms[0]['macro_f1']) * 100:+.1f}" for n, m in zip(names[1:], ms[1:])
+                  if m and ms[0]]
+        return f"| {label} | " + " | ".join(fmt(m) for m in ms) + f" | {', '.join(deltas) or '-'} |"
 
     lines = ["### Test split of configs/data/default.yaml", "", head, sep]
     test = [results[n]["test"] for n in names]
@@ -127,13 +158,13 @@ def report(results: dict[str, dict]) -> str:
         groups = sorted({g for m in test for g in m.get(key, {})})
         for g in groups:
             lines.append(row(f"{title}={g}", [m.get(key, {}).get(g) for m in test]))
-    if "bootstrap" in results:
-        a, b = names
-        n_boot = next(iter(results["bootstrap"].values()))["n_boot"]
+    a = names[0]
+    for b, groups in results.get("bootstrap", {}).items():
+        n_boot = next(iter(groups.values()))["n_boot"]
         lines += ["", f"#### Subsets, with a paired bootstrap of the gap ({b} - {a}; {n_boot} resamples of the rows)", "",
                   f"| subset (n) | {a} macro-F1 / acc | {b} macro-F1 / acc | Δ macro-F1 | 95% interval | "
                   "share of resamples with no gain |", "|---|---|---|---|---|---|"]
-        for group, r in results["bootstrap"].items():
+        for group, r in groups.items():
             lines.append(f"| {group} ({r['n']}) | {r['macro_f1_a']:.3f} / {r['acc_a']:.3f} | {r['macro_f1_b']:.3f} / {r['acc_b']:.3f} "
                          f"| {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}] "
                          f"| {r['p_b_not_better']:.3f} |")
@@ -145,6 +176,8 @@ def report(results: dict[str, dict]) -> str:
         lines.append(row(f"**{label}**", ms))
         for g in sorted({g for m in ms if m for g in m.get("per_lang", {})}):
             lines.append(row(f"{label}, lang={g}", [m.get("per_lang", {}).get(g) if m else None for m in ms]))
+    lines += ["", "### Russian - Ukrainian macro-F1 (target: within 5 points on every subset with both)", "",
+              *language_gaps(results)]
     lines += ["", "### Training time", "", "| model | train (s, fit only) | wall (s, whole command) |", "|---|---|---|"]
     for n in names:
         wall = results[n]["wall_seconds"]
@@ -155,18 +188,33 @@ def report(results: dict[str, dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench", help="folder for the model folders")
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS),
+                    help="configs to train into OUT/NAME (or reuse when finished there)")
+    ap.add_argument("--folder", action="append", default=[], metavar="NAME=DIR",
+                    help="a finished model folder to include as it is (repeatable; after --models, in order)")
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the gap's interval")
     ap.add_argument("--md", type=Path, help="also write the Markdown report here")
     ap.add_argument("--json", type=Path, help="write all numbers as JSON here")
     args = ap.parse_args()
-    results: dict[str, dict] = {}
+    dirs: dict[str, Path] = {}
+    walls: dict[str, float | None] = {}
     for name in args.models:
-        model_dir = args.out / name
-        wall = train(name, MODELS[name], model_dir)
-        results[name] = {"wall_seconds": wall, "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir)}
-    if len(args.models) == 2:
-        results["bootstrap"] = bootstrap({n: args.out / n for n in args.models}, args.n_boot)
+        dirs[name] = args.out / name
+        walls[name] = train(name, MODELS[name], dirs[name])
+    for spec in args.folder:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not (Path(path) / "mlnews.json").is_file():
+            raise SystemExit(f"--folder {spec}: expected NAME=DIR with a finished model folder (DIR/mlnews.json)")
+        dirs[name], walls[name] = Path(path), None
+    if len(dirs) < 1:
+        raise SystemExit("nothing to benchmark: give --models and/or --folder")
+    results: dict[str, dict] = {}
+    for name, model_dir in dirs.items():
+        results[name] = {"wall_seconds": walls[name], "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir)}
+    first = next(iter(dirs))
+    boot = {n: bootstrap({first: dirs[first], n: d}, args.n_boot) for n, d in dirs.items() if n != first}
+    if boot:
+        results["bootstrap"] = boot
     md = report(results)
     print(md)
     if args.md:
