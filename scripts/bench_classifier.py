@@ -47,6 +47,13 @@ def train(name: str, config: str, out: Path) -> float | None:
     return time.perf_counter() - start
 
 
+def backend_of(model_dir: Path) -> str:
+    """torch for transformer and embedding folders (the numbers training reports; their int8 exports, which
+    classify picks by default, are scored in benchmarks/inference.md), the folder's own engine otherwise."""
+    kind = json.loads((model_dir / "mlnews.json").read_text(encoding="utf-8")).get("kind")
+    return "torch" if kind in ("transformer", "embedding") else "auto"
+
+
 def evaluate_test(model_dir: Path) -> dict:
     """Recompute the test-split metrics of the training dataset (same code path as `mlnews evaluate`)."""
     from mlnews.evaluate.classifier import evaluate_classifier, load_eval_rows
@@ -55,7 +62,8 @@ def evaluate_test(model_dir: Path) -> dict:
     split = trained.get("split", "test")
     rows, name = load_eval_rows(Path(trained["dataset"]), split, label_field="label", text_field="text",
                                 lead_field="lead", body_field="body")
-    metrics = evaluate_classifier(model_dir, rows, model_dir / name, source_name=trained["dataset"])
+    metrics = evaluate_classifier(model_dir, rows, model_dir / name, source_name=trained["dataset"],
+                                  backend=backend_of(model_dir))
     metrics["train_seconds"] = trained.get("train_seconds")
     return metrics
 
@@ -70,7 +78,7 @@ def evaluate_sample(model_dir: Path) -> dict[str, dict]:
             continue
         rows, _ = load_eval_rows(p, "test", label_field="label", text_field=text_f, lead_field=lead_f, body_field=body_f)
         out = model_dir / f"eval-{p.stem}"
-        results[label] = evaluate_classifier(model_dir, rows, out, source_name=str(p))
+        results[label] = evaluate_classifier(model_dir, rows, out, source_name=str(p), backend=backend_of(model_dir))
     return results
 
 
