@@ -82,6 +82,11 @@ def evaluate_sample(model_dir: Path) -> dict[str, dict]:
     return results
 
 
+# subsets of the test split: all rows, the ../shared/data rows, the held-out sample (data/sample)
+PARTS = {"all test rows": lambda r: True, "shared data only": lambda r: r["source"] != HELD_OUT_SOURCE,
+         "held-out sample only": lambda r: r["source"] == HELD_OUT_SOURCE}
+
+
 def read_predictions(folder: Path) -> dict[str, dict]:
     with open(folder / "predictions.jsonl", encoding="utf-8") as fh:
         return {row["id"]: row for row in map(json.loads, fh)}
@@ -100,10 +105,8 @@ def bootstrap(model_dirs: dict[str, Path], n_boot: int) -> dict[str, dict]:
     if set(a) != set(b):
         raise SystemExit(f"{name_a} and {name_b} were scored on different test rows; cannot pair them")
     ids = sorted(a)
-    parts = {"all test rows": lambda r: True, "shared data only": lambda r: r["source"] != HELD_OUT_SOURCE,
-             "held-out sample only": lambda r: r["source"] == HELD_OUT_SOURCE}
     out = {}
-    for part, keep in parts.items():
+    for part, keep in PARTS.items():
         for lang in ["overall", *sorted({a[i]["lang"] for i in ids})]:
             sel = [i for i in ids if keep(a[i]) and (lang == "overall" or a[i]["lang"] == lang)]
             if not sel:
@@ -121,18 +124,26 @@ def fmt(m: dict | None) -> str:
     return "-" if not m else f"{m['macro_f1']:.3f} / {m['accuracy']:.3f} ({m['n']})"
 
 
+def subset_macro_f1(model_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """``part -> lang -> {"macro_f1"}`` on the test split's subsets (PARTS), from the scored predictions."""
+    from mlnews.evaluate.metrics import macro_f1
+
+    rows = list(read_predictions(model_dir / "eval-test").values())
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for part, keep in PARTS.items():
+        for lang in sorted({r["lang"] for r in rows}):
+            sel = [r for r in rows if keep(r) and r["lang"] == lang]
+            if sel:
+                out.setdefault(part, {})[lang] = {"macro_f1": macro_f1([r["label"] for r in sel], [r["pred"] for r in sel])}
+    return out
+
+
 def language_gaps(results: dict[str, dict]) -> list[str]:
     """Rows of "ru - uk" macro-F1 per model on every subset that has both languages."""
     names = [n for n in results if n != "bootstrap"]
-    per_lang: dict[str, list[dict]] = {"test split, all rows": [results[n]["test"].get("per_lang", {}) for n in names]}
-    boot = results.get("bootstrap", {})
-    for part in ("shared data only", "held-out sample only"):  # from the paired bootstrap's subsets
-        cols = []
-        for i, n in enumerate(names):
-            src = boot.get(n if i else next(iter(boot), ""), {})
-            key = "macro_f1_b" if i else "macro_f1_a"
-            cols.append({g: {"macro_f1": src[f"{part}, {g}"][key]} for g in ("ru", "uk") if f"{part}, {g}" in src})
-        per_lang[f"test split, {part}"] = cols
+    per_lang: dict[str, list[dict]] = {
+        f"test split, {part.replace('all test rows', 'all rows')}": [results[n]["test_subsets"].get(part, {})
+                                                                     for n in names] for part in PARTS}
     for label in SAMPLE:
         per_lang[label] = [(results[n]["sample"].get(label) or {}).get("per_lang", {}) for n in names]
     lines = ["| subset | " + " | ".join(f"{n}: ru / uk / ru - uk" for n in names) + " |",
@@ -218,7 +229,8 @@ def main() -> None:
         raise SystemExit("nothing to benchmark: give --models and/or --folder")
     results: dict[str, dict] = {}
     for name, model_dir in dirs.items():
-        results[name] = {"wall_seconds": walls[name], "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir)}
+        results[name] = {"wall_seconds": walls[name], "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir),
+                         "test_subsets": subset_macro_f1(model_dir)}
     first = next(iter(dirs))
     boot = {n: bootstrap({first: dirs[first], n: d}, args.n_boot) for n, d in dirs.items() if n != first}
     if boot:
