@@ -320,16 +320,18 @@ def _weighted_trainer_cls():
             row_weight = inputs.pop("loss_weight", None)  # training batches with train.balance_languages only
             outputs = model(**inputs)
             logits = outputs.logits
-            weight = None
-            if self._class_weights is not None:
-                weight = torch.tensor(self._class_weights, dtype=logits.dtype, device=logits.device)
             hard = labels.view(-1) >= 0  # unlabelled rows (-100) of a distillation run have soft labels only
-            if hard.any() and row_weight is not None:
-                rw = row_weight.view(-1)[hard].to(logits.dtype)
-                ce = torch.nn.functional.cross_entropy(logits[hard], labels.view(-1)[hard], reduction="none")
-                loss = (ce * rw).sum() / rw.sum()
-            elif hard.any():
-                loss = torch.nn.functional.cross_entropy(logits[hard], labels.view(-1)[hard], weight=weight)
+            if hard.any():
+                y = labels.view(-1)[hard]
+                ce = torch.nn.functional.cross_entropy(logits[hard], y, reduction="none")
+                # the weighted mean sum(w * ce) / sum(w): per-row weights (train.balance_languages), else per class
+                if row_weight is not None:
+                    w = row_weight.view(-1)[hard].to(logits.dtype)
+                elif self._class_weights is not None:
+                    w = torch.tensor(self._class_weights, dtype=logits.dtype, device=logits.device)[y]
+                else:
+                    w = None
+                loss = ce.mean() if w is None else (ce * w).sum() / w.sum()
             else:
                 loss = logits.sum() * 0.0
             if teacher is not None and self._distill is not None:
