@@ -9,7 +9,8 @@ the next build reads its files (``pseudo.files``). The flow (docs/datasets.md "P
         --text-field title --lead-field lead --body-field text -o runs/pseudo/uk-articles.jsonl
     mlnews classify ../shared/data/articles_ukr_news_analyser.jsonl -m runs/e5-small --id-field id \\
         --text-field title -o runs/pseudo/uk-titles.jsonl
-    mlnews data build configs/data/pseudo_uk.yaml --out runs/data-pseudo
+    mlnews data build configs/data/default.yaml --out runs/data-pseudo pseudo.langs=[uk] pseudo.min_views=2 \\
+        'pseudo.files=[runs/pseudo/uk-articles.jsonl, runs/pseudo/uk-titles.jsonl]'
 
 Files may cover different rows (one file per corpus) and several *views* of the same rows (the article
 opening and its title alone): a row is pseudo-labelled only where at least ``pseudo.min_views`` files
@@ -31,12 +32,9 @@ from typing import Iterable, Optional
 
 from mlnews.errors import InputError
 
-DISAGREE = "\x00disagree"  # a row whose files give different labels (or one is below the threshold)
-
-
 @dataclass
 class PseudoIndex:
-    """``id -> (label, lowest score)`` of the rows every file agrees on, plus what did not qualify."""
+    """``id -> (label, lowest score)`` of the rows that qualify (see the module docstring), plus what did not."""
 
     labels: dict[str, tuple[str, float]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
