@@ -115,6 +115,11 @@ def built(tmp_path_factory):
     return root, cfg, out, stats, counts
 
 
+def rows_by_id(out) -> dict[str, dict]:
+    """Classification rows of a built folder by id, each with its ``split`` and decoded ``label``."""
+    return {r["id"]: dict(r, split=s) for s, rs in _rows(load_built(out).classification).items() for r in rs}
+
+
 def _rows(dd):
     """Rows of every split, ``label`` decoded to its name."""
     out = {}

@@ -14,18 +14,14 @@ import json
 
 import pytest
 
-from mlnews.data import build_dataset, load_built
+from mlnews.data import build_dataset
 from mlnews.errors import ConfigError, InputError
-from tests.test_data_build import _rows, write_config, write_corpus
+from tests.test_data_build import rows_by_id, write_config, write_corpus
 
 
 def _write(path, rows):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
-
-
-def _by_id(out):
-    return {r["id"]: dict(r, split=s) for s, rs in _rows(load_built(out).classification).items() for r in rs}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +30,7 @@ def builds(tmp_path_factory):
     write_corpus(root)
     base = root / "base"
     build_dataset(write_config(root), base)
-    rows = _by_id(base)
+    rows = rows_by_id(base)
     weak_train = sorted(k for k, r in rows.items() if r["label_origin"] == "weak" and r["split"] == "train")
     held_out = sorted(k for k, r in rows.items() if r["label_origin"] == "source_rubric" and r["split"] != "train")
     gold_train = next(k for k, r in rows.items() if r["label_origin"] == "gold" and r["split"] == "train")
@@ -62,7 +58,7 @@ def builds(tmp_path_factory):
 
 
 def test_agreed_confident_predictions_relabel_weak_training_rows_only(builds):
-    rows, new = builds["rows"], _by_id(builds["out"])
+    rows, new = builds["rows"], rows_by_id(builds["out"])
     a, b, c, d = builds["ids"]
     assert new[a]["label"] == builds["v1"][0]["label"] != rows[a]["label"]
     assert new[a]["label_origin"] == new[b]["label_origin"] == "pseudo"

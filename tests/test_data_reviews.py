@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from mlnews.data import build_dataset, load_built
+from mlnews.data import build_dataset
 from mlnews.data.reviews import ReviewRecord, text_hash
 from mlnews.errors import ConfigError, InputError
-from tests.test_data_build import _rows, write_config, write_corpus
+from tests.test_data_build import rows_by_id, write_config, write_corpus
 
 
 def _rec(rid, text, label, who="anna", t="2026-12-01T10:00:00+00:00", old=None):
@@ -22,7 +22,7 @@ def builds(tmp_path_factory):
     write_corpus(root)
     base = root / "base"
     build_dataset(write_config(root), base)
-    rows = {r["id"]: dict(r, split=s) for s, rs in _rows(load_built(base).classification).items() for r in rs}
+    rows = rows_by_id(base)
     test_row = next(r for r in rows.values() if r["split"] == "test" and r["source"] == "portal")
     new_test_label = "science" if test_row["label"] != "science" else "economy"
     heads = {json.loads(line)["id"]: json.loads(line) for line in (root / "headlines.jsonl").read_text().splitlines()
@@ -47,7 +47,7 @@ def builds(tmp_path_factory):
 
 def test_reviewed_labels_override_and_rows_keep_their_split(builds):
     base_rows, test_row, new_test_label, reviewed, stats = builds
-    rows = {r["id"]: dict(r, split=s) for s, rs in _rows(load_built(reviewed).classification).items() for r in rs}
+    rows = rows_by_id(reviewed)
     assert rows["h3"]["label"] == "science" and rows["h3"]["label_origin"] == "reviewed"
     assert rows["h3"]["confidence"] == 1.0
     assert rows[test_row["id"]]["label"] == new_test_label and rows[test_row["id"]]["split"] == "test"
