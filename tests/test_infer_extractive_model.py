@@ -59,6 +59,54 @@ def test_sentence_logits_are_masked_and_per_target():
     assert not torch.allclose(other[0], out["logits"][0])
 
 
+def test_listwise_loss_is_the_cross_entropy_to_the_gain_softmax():
+    import math
+
+    import torch
+
+    from mlnews.models.sentence_scorer import listwise_loss
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.0, float("-inf")]])
+    gains = torch.tensor([[0.6, 0.1, -100.0], [0.0, 0.0, -100.0]])
+    mask = gains != -100.0
+    loss = listwise_loss(logits, gains, mask, temperature=0.1)
+    # window 1: target softmax over the two labelled slots (0.6 / 0.1 at T = 0.1), the third is masked out
+    q = torch.softmax(torch.tensor([6.0, 1.0]), 0)
+    p = torch.log_softmax(torch.tensor([2.0, 0.0]), 0)
+    w1 = -(q * p).sum()
+    w2 = -(0.5 * torch.log_softmax(torch.tensor([0.5, 0.0]), 0)).sum()  # equal gains: uniform target
+    assert math.isclose(loss.item(), ((w1 + w2) / 2).item(), rel_tol=1e-5)
+    # the loss falls when the best-gain sentence gets the top score
+    better = listwise_loss(torch.tensor([[4.0, -2.0, 0.0], [0.0, 0.0, 0.0]]), gains, mask, 0.1)
+    assert better < loss
+    # no labelled slot at all: zero, not NaN
+    assert listwise_loss(logits, gains, torch.zeros_like(mask), 0.1).item() == 0.0
+
+
+def test_position_buckets_add_a_per_position_vector():
+    import torch
+    from transformers import BertConfig
+
+    from mlnews.models.sentence_scorer import SentenceScorer, collate_windows, encode_windows
+
+    cfg = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                     max_position_embeddings=64)
+    cfg.extractive_targets = ["title"]
+    cfg.extractive_position_buckets = 4
+    torch.manual_seed(0)
+    model = SentenceScorer(cfg).eval()
+    wins = encode_windows(_Tok(), ["а б", "а б", "а б", "а б", "а б", "а б"], max_length=12)
+    assert len(wins) > 1 and wins[1].sentences[0] > 0
+    batch = collate_windows(wins, 1, targets=[0] * len(wins))
+    assert batch["sent_pos"][1, 0].item() == wins[1].sentences[0]
+    plain = model.sentence_logits(**batch).detach()
+    with torch.no_grad():  # zero-initialised: the plain scorer until trained
+        model.positions.weight[0] += 1.0
+    moved = model.sentence_logits(**batch).detach()
+    assert not torch.isclose(moved[0, 0], plain[0, 0])  # sentence 0 moved
+    assert torch.allclose(moved[1, 0], plain[1, 0])  # a later sentence (another bucket) did not
+
+
 def test_trigram_blocking_and_choice():
     from mlnews.infer.extractive_model import block_redundant, choose
 

@@ -67,7 +67,12 @@ def test_config_errors(tmp_path: Path):
                      ("model.layers=0", "model.layers"),
                      ("generation.num_beams=2", "generation"),  # seq2seq only: would be ignored
                      ("target.field=lead", "target.field"),
-                     ("model.decoder_layers=2", "model.decoder_layers")]:
+                     ("model.decoder_layers=2", "model.decoder_layers"),
+                     ("target.repeat={summary: 2}", "target.repeat"),
+                     ("target.repeat={lead: 0}", "target.repeat"),
+                     ("target.temperature=0.5", "target.temperature"),  # listwise only; the loss is bce
+                     ("target.first_sentence_bonus=-1", "target.first_sentence_bonus"),
+                     ("model.position_buckets=-1", "model.position_buckets")]:
         overrides = ["target.fields=[lead]", bad] if key == "target.default" else [bad]
         with pytest.raises(ConfigError, match=key.replace(".", "[.]")):
             load_summariser_config(path, overrides)
@@ -148,8 +153,39 @@ def test_model_folder_contract(trained):
     assert set(metrics["by_target"]) == {"lead", "title"}
     for m in metrics["by_target"].values():
         assert {"rouge1", "rouge2", "rougeL", "chrf", "per_lang"} <= set(m) and m["n"] == 40
+    # the first-sentence bonus was chosen per target on the validation split and is what inference uses
+    bonus = folder.manifest.extra["extractive"]["first_sentence_bonus"]
+    assert set(bonus) == {"lead", "title"}
+    for target, chosen in metrics["first_sentence_bonus"].items():
+        assert chosen["chosen_on"] == "validation" and chosen["n"] == 5 and len(chosen["rougeL"]) == 5
+        best = max(chosen["rougeL"], key=lambda b: (chosen["rougeL"][b], -float(b)))  # JSON keys are strings
+        assert bonus[target] == chosen["bonus"] == float(best)
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "extractive" in card and "| title | all | 40 |" in card and "$" not in card.split("## Training config")[0]
+    assert "first-sentence bonus lead: " in card and "per-sentence binary loss" in card
+
+
+def test_listwise_loss_with_position_buckets_learns(trained, tmp_path: Path):
+    """The shipped recipe's options (graded labels, listwise loss, sentence positions, a repeated target,
+    a fixed bonus) through the real entry point on the tiny fixture."""
+    from mlnews import Summariser
+    from mlnews.train.extractive import train
+    from mlnews.types import Article
+
+    out, rows = trained
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text((out / "train_config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    model = train(cfg, tmp_path / "m", ["target.loss=listwise", "target.temperature=0.2", "model.position_buckets=8",
+                                        "target.repeat={lead: 2}", "target.first_sentence_bonus=0"], resume=False)
+    hist = json.loads((model / "train_history.json").read_text(encoding="utf-8"))
+    assert hist["examples"]["lead"]["examples"] == 30  # 30 articles; repeated twice in the epoch, counted once
+    for target in ("title", "lead"):
+        s = Summariser.load(model, target=target)
+        assert s.first_bonus == 0.0
+        hits = sum(s.summarise(Article(title=r["title"], paragraphs=[r["text"]])).indices[0] == r["pos"] for r in rows)
+        assert hits >= 24, (target, hits)  # chance: 8 of 40
+    card = (model / "README.md").read_text(encoding="utf-8")
+    assert "listwise loss, softmax temperature 0.2" in card
 
 
 def test_resume_continues_from_a_checkpoint(trained, tmp_path: Path):

@@ -68,8 +68,12 @@ def score_sentences(model, tokenizer, sentences: Sequence[str], *, target_id: in
 
 
 def choose(scores: np.ndarray, sentences: Sequence[str], k: int, max_words: int | None,
-           blocking: bool = True, skip: int = 0) -> list[int]:
-    """Indices (ascending) of up to ``k`` best-scored sentences from ``skip`` on, redundancy blocked."""
+           blocking: bool = True, skip: int = 0, first_bonus: float = 0.0) -> list[int]:
+    """Indices (ascending) of up to ``k`` best-scored sentences from ``skip`` on, redundancy blocked;
+    ``first_bonus`` is added to the first pickable sentence's score (the lead prior, chosen on validation)."""
+    if first_bonus and skip < len(scores):
+        scores = scores.copy()
+        scores[skip] += first_bonus
     order = [int(i) for i in np.argsort(-scores, kind="stable") if i >= skip]
     if blocking:
         order = block_redundant(order, sentences)
@@ -110,6 +114,7 @@ class TrainedExtractiveSummariser(Summariser):
         self.target, self.target_id = target, self.targets.index(target)
         self.k = int(self._ext.get("sentences", {}).get(target, 1))
         self.title_in_input = bool(self._ext.get("title_in_input", {}).get(target, False))
+        self.first_bonus = float(self._ext.get("first_sentence_bonus", {}).get(target, 0.0))
         self.method = f"extractive:{self.model_dir.resolve().name}:{target}"
 
     def for_target(self, target: str) -> "TrainedExtractiveSummariser":
@@ -120,8 +125,8 @@ class TrainedExtractiveSummariser(Summariser):
         other._set_target(target)
         return other
 
-    def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
-        out = []
+    def scored(self, items: Sequence[str | Article], max_words: int | None = None):
+        """``(item, t0, sentences, lang, notes, skip, scores)`` per input: the model's logit per sentence."""
         for item, t0, sents, lang, notes, skip in prepared_items(items, max_words):
             title = item.title if isinstance(item, Article) and item.title and item.title.strip() else None
             if self.title_in_input and title is None:
@@ -129,7 +134,18 @@ class TrainedExtractiveSummariser(Summariser):
             scores = score_sentences(self.model, self.tokenizer, sents, target_id=self.target_id,
                                      title=title if self.title_in_input else None, prefix=self.prefix,
                                      max_length=self.max_length, max_sentence_tokens=self.max_sentence_tokens)
-            idx = choose(scores, sents, self.k, max_words, blocking=self.blocking, skip=skip)
+            yield item, t0, sents, lang, notes, skip, scores
+
+    def pick(self, scores: np.ndarray, sentences: Sequence[str], skip: int, max_words: int | None = None,
+             first_bonus: float | None = None) -> list[int]:
+        """The summary's sentence indices for these scores (``first_bonus`` defaults to the folder's)."""
+        bonus = self.first_bonus if first_bonus is None else first_bonus
+        return choose(scores, sentences, self.k, max_words, blocking=self.blocking, skip=skip, first_bonus=bonus)
+
+    def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
+        out = []
+        for item, t0, sents, lang, notes, skip, scores in self.scored(items, max_words):
+            idx = self.pick(scores, sents, skip, max_words)
             summary = extractive_summary(sents, idx, max_words, self.method, lang, notes, t0)
             summary.scores = [round(float(x), 4) for x in scores]
             out.append(summary)

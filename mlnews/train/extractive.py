@@ -44,6 +44,11 @@ def greedy_oracle(sentence_tokens: Sequence[Sequence[str]], ref_tokens: Sequence
     return sorted(chosen)
 
 
+def sentence_gain(sentence_tokens: Sequence[str], ref_tokens: Sequence[str]) -> float:
+    """(ROUGE-1 F1 + ROUGE-2 F1) / 2 of one sentence against the reference: the oracle's own criterion."""
+    return (rouge_n(sentence_tokens, ref_tokens, 1) + rouge_n(sentence_tokens, ref_tokens, 2)) / 2
+
+
 def article_sentences(text: str, max_sentences: int = 400) -> tuple[list[str], int]:
     """Sentences of a body and how many to skip at the start (a wire-agency dateline)."""
     sents = split_sentences(text, max_sentences=max_sentences)
@@ -64,12 +69,13 @@ class Example:
 def build_examples(rows: Sequence[dict], tokenizer, targets: Sequence[str], *, prefix: str, max_length: int,
                    max_sentence_tokens: int, title_in_input: dict[str, bool],
                    oracle_max_sentences: int = ORACLE_MAX_SENTENCES,
-                   all_windows: Sequence[str] = ()) -> tuple[list[Example], dict]:
+                   all_windows: Sequence[str] = (), graded: bool = False) -> tuple[list[Example], dict]:
     """Examples for every (row, target) with a non-empty reference; report counts skipped by reason.
 
     A target in ``all_windows`` gets one example per window of the article that holds one of its
     oracle sentences (they can be anywhere: a lead paraphrases the whole story); the others only the
-    first window.
+    first window. Labels are 1/0 for oracle / other sentences, or with ``graded`` (the listwise loss)
+    each sentence's own gain, (ROUGE-1 + ROUGE-2 F1) / 2 against the reference.
     """
     from mlnews.models.sentence_scorer import encode_windows
 
@@ -90,15 +96,17 @@ def build_examples(rows: Sequence[dict], tokenizer, targets: Sequence[str], *, p
             windows = encode_windows(tokenizer, sents, title=row["title"] if title_in_input.get(target) else None,
                                      prefix=prefix, max_length=max_length, max_sentence_tokens=max_sentence_tokens,
                                      first_only=target not in all_windows)
-            positives = set(greedy_oracle(sent_tok, tokenize(ref), oracle_max_sentences, skip))
-            labelled = [(w, [(1.0 if i in positives else 0.0) if i >= skip else -100.0 for i in w.sentences])
-                        for w in windows]
-            if not any(x == 1.0 for _, labels in labelled for x in labels):
+            ref_tok = tokenize(ref)
+            positives = set(greedy_oracle(sent_tok, ref_tok, oracle_max_sentences, skip))
+            gain = {i: sentence_gain(sent_tok[i], ref_tok) for i in range(skip, len(sents))} if graded else {}
+            labelled = [(w, [(gain[i] if graded else 1.0 if i in positives else 0.0) if i >= skip else -100.0
+                             for i in w.sentences], positives.intersection(w.sentences)) for w in windows]
+            if not any(held for _, _, held in labelled):
                 report[target]["no_positive"] += 1  # no oracle sentence in the windows used: nothing to learn
                 continue
             if target in all_windows:  # only the windows that hold an oracle sentence (CPU budget)
-                labelled = [(w, labels) for w, labels in labelled if 1.0 in labels]
-            for window, labels in labelled:
+                labelled = [item for item in labelled if item[2]]
+            for window, labels, _ in labelled:
                 examples.append(Example(window, labels, tid, row.get("id", "")))
             report[target]["examples"] += len(labelled)
     return examples, report
@@ -160,6 +168,9 @@ def build_scorer(enc: Path, cfg: SummariserConfig):
 
     mcfg = AutoConfig.from_pretrained(enc)
     mcfg.extractive_targets = list(cfg.target.fields)
+    mcfg.extractive_loss = cfg.target.loss
+    mcfg.extractive_temperature = cfg.target.temperature
+    mcfg.extractive_position_buckets = cfg.model.position_buckets
     if cfg.model.layers is not None:
         mcfg.num_hidden_layers = min(cfg.model.layers, mcfg.num_hidden_layers)
     with quiet_transformers():  # the heads are new by design; the upper layers are dropped on purpose
@@ -176,8 +187,9 @@ def _optimizer(model, cfg: SummariserConfig):
     pretrained encoder needs to move) and the encoder at ``train.learning_rate``; the Trainer adds the schedule."""
     import torch
 
-    heads = [p for n, p in model.named_parameters() if n.startswith("heads.") and p.requires_grad]
-    encoder = [p for n, p in model.named_parameters() if not n.startswith("heads.") and p.requires_grad]
+    new = ("heads.", "positions.")
+    heads = [p for n, p in model.named_parameters() if n.startswith(new) and p.requires_grad]
+    encoder = [p for n, p in model.named_parameters() if not n.startswith(new) and p.requires_grad]
     head_lr = cfg.model.head_learning_rate or cfg.train.learning_rate
     return torch.optim.AdamW([{"params": encoder, "lr": cfg.train.learning_rate},
                               {"params": heads, "lr": head_lr}], weight_decay=cfg.train.weight_decay)
@@ -225,6 +237,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         max_sentence_tokens=cfg.model.max_sentence_tokens,
         title_in_input={t: t in cfg.target.title_in_input for t in cfg.target.fields},
         oracle_max_sentences=cfg.target.oracle_max_sentences, all_windows=cfg.target.all_windows,
+        graded=cfg.target.loss == "listwise",
     )
     counts = ", ".join(f"{t}: {r['examples']} ({r['no_reference']} without {t}, {r['no_positive']} without an "
                        f"oracle sentence in the window)" for t, r in report.items())
@@ -232,6 +245,8 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
           f"{time.monotonic() - t0:.0f} s", flush=True)
     if not examples:
         raise InputError(f"{d.path}: no training example: no article has a reference with any overlap")
+    repeat = cfg.target.repeat
+    examples = [e for e in examples for _ in range(repeat.get(cfg.target.fields[e.target_id], 1))]
     model = build_scorer(enc, cfg)
 
     t = cfg.train
@@ -271,7 +286,11 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         },
     )
     folder = ModelFolder(out_dir, manifest)  # evaluated before mlnews.json is written (last)
-    from mlnews.evaluate.summariser import evaluate_summariser
+    from mlnews.evaluate.summariser import choose_first_sentence_bonus, evaluate_summariser
+
+    calibration = _first_sentence_bonus(cfg, folder, choose_first_sentence_bonus)
+    manifest.extra["extractive"]["first_sentence_bonus"] = {t: c["bonus"] for t, c in calibration.items()}
+    folder = ModelFolder(out_dir, manifest)
 
     try:
         metrics = evaluate_summariser(folder, d.path, d.test_split, None, max_examples=d.eval_max_examples, langs=d.langs)
@@ -279,12 +298,32 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         print(f"summariser: not evaluated: {exc}", flush=True)
         metrics = {"split": d.test_split, "n": 0, "not_evaluated": str(exc)}
     metrics["training"] = {k: v for k, v in history.items() if k != "log"}
+    metrics["first_sentence_bonus"] = calibration
     write_json(folder.file(METRICS), metrics)
     write_card(out_dir, cfg, base, metrics)
     if not t.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     folder.finish(manifest)
     return out_dir
+
+
+def _first_sentence_bonus(cfg: SummariserConfig, folder, choose) -> dict:
+    """``{target: {"bonus", ...}}``: the configured bonus, or the one ``choose`` finds best on the validation split."""
+    fixed = cfg.target.first_sentence_bonus
+    if fixed is not None:
+        return {t: {"bonus": float(fixed), "chosen_on": "config"} for t in cfg.target.fields}
+    d = cfg.data
+    try:
+        found = choose(folder, d.path, d.validation_split, langs=d.langs)
+    except InputError as exc:
+        print(f"summariser: first-sentence bonus 0: {exc}", flush=True)
+        return {t: {"bonus": 0.0, "chosen_on": f"nothing ({exc})"} for t in cfg.target.fields}
+    for target, c in found.items():
+        grid = ", ".join(f"{b:g}: {r:.1f}" for b, r in c["rougeL"].items())
+        print(f"summariser: {target}: first-sentence bonus {c['bonus']:g} (validation ROUGE-L by bonus, "
+              f"n={c['n']}: {grid})", flush=True)
+        c["chosen_on"] = d.validation_split
+    return found
 
 
 def write_card(out_dir: Path, cfg: SummariserConfig, base: str, metrics: dict) -> None:
@@ -310,7 +349,12 @@ def write_card(out_dir: Path, cfg: SummariserConfig, base: str, metrics: dict) -
         description=cfg.description or "(no description in the config)",
         targets=", ".join(tgt.fields), default=tgt.default, base=base,
         layers=cfg.model.layers or "all", max_length=cfg.model.max_length, input=inputs,
-        oracle=tgt.oracle_max_sentences,
+        labels=(f"greedy ROUGE-1+2 oracle against each target (mlnews razdel ROUGE), up to {tgt.oracle_max_sentences} "
+                "sentences; per-sentence binary loss" if tgt.loss == "bce" else
+                "each sentence's own (ROUGE-1 + ROUGE-2 F1) / 2 against each target (mlnews razdel ROUGE); listwise "
+                f"loss, softmax temperature {tgt.temperature:g}"),
+        bonus=", ".join(f"{t}: {c.get('bonus', 0):g}" for t, c in metrics.get("first_sentence_bonus", {}).items())
+        or "none",
         sentences=", ".join(f"{f}: {tgt.sentences.get(f, 1)}" for f in tgt.fields), blocking=tgt.blocking,
         data=cfg.data.path, train_articles=tr.get("train_articles", "?"),
         examples=", ".join(f"{t} {r['examples']}" for t, r in tr.get("examples", {}).items()) or "?",
