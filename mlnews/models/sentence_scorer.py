@@ -127,7 +127,7 @@ class SentenceScorer(BertPreTrainedModel):
         targets = getattr(config, "extractive_targets", None) or ["lead", "title"]
         config.extractive_targets = list(targets)
         config.extractive_loss = getattr(config, "extractive_loss", "bce")
-        config.extractive_temperature = float(getattr(config, "extractive_temperature", 0.1))
+        config.extractive_temperature = getattr(config, "extractive_temperature", None)  # set by the trainer
         config.extractive_position_buckets = int(getattr(config, "extractive_position_buckets", 0))
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)

@@ -299,6 +299,7 @@ class ClassifierConfig:
 TARGETS = ("lead", "title")
 SEQ2SEQ = ("seq2seq",)
 EXTRACTIVE = ("extractive",)
+LISTWISE_TEMPERATURE = 0.1  # target.temperature default: sharp enough that the best sentence dominates
 
 
 @dataclass
@@ -358,17 +359,17 @@ class TargetSection:
     oracle_max_sentences: int = option(3, ge=1, kinds=EXTRACTIVE)  # greedy oracle: at most this many positives
     all_windows: list[Literal["lead", "title"]] = option(default_factory=lambda: ["lead"], kinds=EXTRACTIVE)
     blocking: Literal["trigram", "none"] = option("trigram", kinds=EXTRACTIVE)  # redundancy blocking
-    # bce: per-sentence binary loss on the greedy oracle; listwise: cross-entropy between the softmax of the
-    # window's sentence scores and softmax(gain / temperature), gain = (ROUGE-1 + ROUGE-2 F1) / 2 of each
-    # sentence alone (every sentence gets a graded label, the best one the most)
     # each example of a target seen this many times per epoch (default 1): a target with few, hard examples
     # (lead) can train longer than one that overfits (title) inside one run
     repeat: dict[str, int] = option(default_factory=dict, kinds=EXTRACTIVE)
     # added to the first pickable sentence's logit at inference (news puts the point first): null = chosen per
     # target on the validation split from 0, 0.5, 1, 2, 4 (best mean ROUGE-L); a number = that, for every target
     first_sentence_bonus: Optional[float] = option(None, ge=0, kinds=EXTRACTIVE)
+    # bce: per-sentence binary loss on the greedy oracle; listwise: cross-entropy between the softmax of the
+    # window's sentence scores and softmax(gain / temperature), gain = (ROUGE-1 + ROUGE-2 F1) / 2 of each
+    # sentence alone (every sentence gets a graded label, the best one the most)
     loss: Literal["bce", "listwise"] = option("bce", kinds=EXTRACTIVE)
-    temperature: float = option(0.1, gt=0, kinds=EXTRACTIVE)  # listwise only
+    temperature: float = option(LISTWISE_TEMPERATURE, gt=0, kinds=EXTRACTIVE)  # listwise only
 
     def check_extractive(self, prefix: str = "") -> None:
         """The extractive keys agree with each other (called for ``model.kind: extractive``)."""
@@ -381,7 +382,7 @@ class TargetSection:
             raise ConfigError(f"{_key(prefix, 'title_in_input')}: the title cannot be an input of the title target")
         if self.default not in self.fields:
             raise ConfigError(f"{_key(prefix, 'default')}: {self.default!r} is not one of target.fields {self.fields}")
-        if self.loss == "bce" and self.temperature != 0.1:
+        if self.loss == "bce" and self.temperature != LISTWISE_TEMPERATURE:
             raise ConfigError(f"{_key(prefix, 'temperature')}: applies only to target.loss: listwise")
         for name, k in self.repeat.items():
             if name not in self.fields:

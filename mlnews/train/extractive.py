@@ -33,8 +33,7 @@ def greedy_oracle(sentence_tokens: Sequence[Sequence[str]], ref_tokens: Sequence
         for i in range(skip, len(sentence_tokens)):
             if i in chosen:
                 continue
-            cand = [t for j in sorted(chosen + [i]) for t in sentence_tokens[j]]
-            s = (rouge_n(cand, ref_tokens, 1) + rouge_n(cand, ref_tokens, 2)) / 2
+            s = sentence_gain([t for j in sorted(chosen + [i]) for t in sentence_tokens[j]], ref_tokens)
             if s > pick_score:
                 pick, pick_score = i, s
         if pick is None:
@@ -286,9 +285,9 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         },
     )
     folder = ModelFolder(out_dir, manifest)  # evaluated before mlnews.json is written (last)
-    from mlnews.evaluate.summariser import choose_first_sentence_bonus, evaluate_summariser
+    from mlnews.evaluate.summariser import evaluate_summariser
 
-    calibration = _first_sentence_bonus(cfg, folder, choose_first_sentence_bonus)
+    calibration = _first_sentence_bonus(cfg, folder)
     manifest.extra["extractive"]["first_sentence_bonus"] = {t: c["bonus"] for t, c in calibration.items()}
     folder = ModelFolder(out_dir, manifest)
 
@@ -307,14 +306,17 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     return out_dir
 
 
-def _first_sentence_bonus(cfg: SummariserConfig, folder, choose) -> dict:
-    """``{target: {"bonus", ...}}``: the configured bonus, or the one ``choose`` finds best on the validation split."""
+def _first_sentence_bonus(cfg: SummariserConfig, folder) -> dict:
+    """``{target: {"bonus", ...}}``: the configured bonus, or the one best on the validation split
+    (``mlnews.evaluate.summariser.choose_first_sentence_bonus``)."""
+    from mlnews.evaluate.summariser import choose_first_sentence_bonus
+
     fixed = cfg.target.first_sentence_bonus
     if fixed is not None:
         return {t: {"bonus": float(fixed), "chosen_on": "config"} for t in cfg.target.fields}
     d = cfg.data
     try:
-        found = choose(folder, d.path, d.validation_split, langs=d.langs)
+        found = choose_first_sentence_bonus(folder, d.path, d.validation_split, langs=d.langs)
     except InputError as exc:
         print(f"summariser: first-sentence bonus 0: {exc}", flush=True)
         return {t: {"bonus": 0.0, "chosen_on": f"nothing ({exc})"} for t in cfg.target.fields}
