@@ -349,3 +349,81 @@ def test_classify_dist_on_ray_gives_the_local_labels(static_dir: Path, tmp_path,
     assert exc.value.code == 0, capsys.readouterr().err
     local = {r["id"]: r for r in map(json.loads, (tmp_path / "local.jsonl").read_text(encoding="utf-8").splitlines())}
     assert dist.keys() == local.keys() and all(dist[i]["label"] == local[i]["label"] for i in local)
+
+
+def test_static_folder_ships_the_training_words_and_they_give_the_tokenizers_ids(static_dir: Path, tiny):
+    """The word cache in model.safetensors is filled with the training texts' words; a loaded folder
+    tokenises through it (and through the tokenizer for new words) to exactly encode_batch's ids."""
+    from safetensors import safe_open
+
+    from mlnews.models.static import WORD_INDPTR, WORD_PIECES, WORDS, StaticEmbedder, encode_ids
+
+    with safe_open(str(static_dir / "model.safetensors"), framework="numpy") as fh:
+        assert {WORDS, WORD_INDPTR, WORD_PIECES} <= set(fh.keys())
+    embedder = StaticEmbedder.load(static_dir)
+    shipped = len(embedder.pieces)
+    assert shipped > 50
+    texts = [r["text"] for r in synthetic_rows(40, seed=21)]
+    flat, indptr = embedder.pieces.ids(texts)
+    assert len(embedder.pieces) - shipped < len({w for t in texts for w in t.lower().split()}), \
+        "most words of new headlines of the same kind are already cached"
+    texts += TRICKY
+    flat, indptr = embedder.pieces.ids(texts)
+    want_flat, want_indptr = encode_ids(embedder.tokenizer, texts)
+    assert np.array_equal(indptr, want_indptr) and np.array_equal(flat, want_flat)
+
+
+def test_piece_encoder_export_prefill_round_trip_and_reset(tiny, monkeypatch):
+    """export -> prefill gives an encoder that needs the tokenizer for no shipped word; past CACHE_WORDS the
+    cache goes back to the shipped words (not to empty), and the ids stay exact throughout."""
+    import mlnews.models.static as static
+    from mlnews.models.static import PieceEncoder, encode_ids, load_tokenizer
+
+    tok = load_tokenizer(tiny["unigram"] / "tokenizer.json", max_length=16)
+    first = PieceEncoder(tok)
+    seen = [r["text"] for r in synthetic_rows(30, seed=5)]
+    first.ids(seen)
+    shipped = first.export()
+    second = PieceEncoder(tok)
+    second.prefill(*shipped)
+    calls = []
+    monkeypatch.setattr(second, "_add_words", lambda words: calls.append(words))
+    assert np.array_equal(second.ids(seen)[0], encode_ids(tok, seen)[0]) and not calls
+    monkeypatch.undo()
+    monkeypatch.setattr(static, "CACHE_WORDS", len(shipped[0]) + 3)
+    others = TRICKY + [r["text"] + " " + r["body"] for r in synthetic_rows(20, seed=6)]
+    for batch in (others, others[::-1]):
+        flat, indptr = second.ids(batch)
+        want = encode_ids(tok, batch)
+        assert np.array_equal(flat, want[0]) and np.array_equal(indptr, want[1])
+    second.ids(["x"])  # over the cap: back to the shipped words, then the new one
+    assert len(second) == len(shipped[0]) + 1
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("pieces", "piece ids outside"), ("indptr", "does not fit"), ("utf8", "is not UTF-8"), ("missing", "incomplete")])
+def test_a_damaged_word_cache_is_refused_in_one_line(static_dir: Path, tmp_path, damage, message):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
+    from mlnews.models.static import WORD_INDPTR, WORD_PIECES, WORDS, StaticEmbedder
+
+    folder = shutil.copytree(static_dir, tmp_path / "damaged")
+    path = folder / "model.safetensors"
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(path))
+    if damage == "pieces":
+        tensors[WORD_PIECES][0] = 10**6
+    elif damage == "indptr":
+        tensors[WORD_INDPTR] = tensors[WORD_INDPTR][:-1].copy()
+    elif damage == "utf8":
+        tensors[WORDS][0] = 0xFF
+    else:
+        del tensors[WORD_PIECES]
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(MlnewsError, match=message) as err:
+        StaticEmbedder.load(folder)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)

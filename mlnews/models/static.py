@@ -12,7 +12,9 @@ Files in a static model folder (beside ``mlnews.json``)::
                         multiplied in; rows of special and unknown pieces are zero. "head.weight"
                         [labels, dims] and "head.bias" [labels] (float32): the logistic-regression head
                         (:class:`LinearHead`). Metadata: format "mlnews-static", "labels" (JSON list, the
-                        head's row order), the distillation settings (strings).
+                        head's row order), the distillation settings (strings). "words.utf8",
+                        "words.indptr", "words.pieces": the word cache filled with the training texts' words
+                        (:class:`PieceEncoder`), so that inference tokenises only words it has not seen.
     tokenizer.json      the encoder's tokenizer with its vocabulary pruned to the kept pieces (row i of
                         the table is piece id i)
     head.skops          the same head as the fitted scikit-learn estimator (for scikit-learn users; the
@@ -43,6 +45,9 @@ TABLE = "model.safetensors"
 TOKENIZER = "tokenizer.json"
 TENSOR = "embeddings"
 HEAD_WEIGHT, HEAD_BIAS = "head.weight", "head.bias"  # the logistic-regression head as a matrix (LinearHead)
+#: The shipped word cache (PieceEncoder.prefill): the words, UTF-8, "\n"-separated (a cached word never holds
+#: whitespace); where each word's pieces start in WORD_PIECES, [words + 1]; the pieces, concatenated.
+WORDS, WORD_INDPTR, WORD_PIECES = "words.utf8", "words.indptr", "words.pieces"
 FORMAT = "mlnews-static"
 
 
@@ -87,12 +92,18 @@ class PieceEncoder:
     """Texts -> piece ids without special tokens, truncated to the tokenizer's ``max_length``.
 
     For tokenizers whose pre-tokenizer splits on whitespace first (e5 / XLM-R, BERT), a text is normalised
-    (the tokenizer's own normaliser), cut at whitespace, and each word's pieces come from a cache filled by
-    the tokenizer itself (normaliser off, the word already normalised): the same ids as
+    (the tokenizer's own normaliser), cut at whitespace, and each word's pieces come from a word cache filled
+    by the tokenizer itself (normaliser off, the word already normalised): the same ids as
     ``encode_batch(texts, add_special_tokens=False)`` (checked on every text of the default dataset), several
     times faster on headlines, whose words repeat. The one known difference: a word that normalisation
     turns into a special token's text (fullwidth ``＜mask＞`` -> ``<mask>``) becomes that special token (a
     zero row) instead of its text pieces. Any other tokenizer runs ``encode_batch`` as is.
+
+    The cache is three arrays (every cached word's pieces concatenated, where each word starts, how many
+    pieces it has) and a ``word -> index`` dict, so a batch is looked up with ``map(dict.get)`` and gathered
+    with numpy instead of a Python loop over pieces. A static folder ships the cache filled with the words of
+    its training texts (:meth:`export` / :meth:`prefill`), so the tokenizer runs only on words it has never
+    seen; when the cache outgrows :data:`CACHE_WORDS` it goes back to the shipped words.
     """
 
     def __init__(self, tokenizer: Any) -> None:
@@ -103,7 +114,7 @@ class PieceEncoder:
         self.max_length = int(trunc["max_length"]) if trunc else None
         spec = json.loads(tokenizer.to_str())
         self.fast = _splits_on_whitespace_first(spec.get("pre_tokenizer"))
-        self._cache: dict[str, list[int]] = {}
+        self._reset([], np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
         if self.fast:
             norm = tokenizer.normalizer
             self._normalize = norm.normalize_str if norm is not None else (lambda t: t)
@@ -112,36 +123,72 @@ class PieceEncoder:
             self._words.no_truncation()
             self._words.no_padding()
 
-    def _word_ids(self, words: set[str]) -> None:
-        cache = self._cache
-        new = [w for w in words if w not in cache]
-        if new:
-            for w, enc in zip(new, self._words.encode_batch(new, add_special_tokens=False)):
-                cache[w] = enc.ids
+    def _reset(self, words: list[str], flat: np.ndarray, indptr: np.ndarray) -> None:
+        self._shipped = (words, flat, indptr)
+        self._index: dict[str, int] = dict(zip(words, range(len(words))))
+        self._flat = np.asarray(flat, dtype=np.int64)
+        self._starts = np.asarray(indptr[:-1], dtype=np.int64)
+        self._lens = np.diff(np.asarray(indptr, dtype=np.int64))
+
+    def __len__(self) -> int:
+        """Words in the cache."""
+        return len(self._index)
+
+    def prefill(self, words: Sequence[str], flat: np.ndarray, indptr: np.ndarray) -> None:
+        """Replace the cache by ``words`` whose pieces are ``flat[indptr[i]:indptr[i + 1]]`` (from :meth:`export`)."""
+        self._reset(list(words), flat, indptr)
+
+    def export(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``(words, flat piece ids, indptr)`` of everything cached, in cache order."""
+        words = list(self._index)
+        indptr = np.zeros(len(words) + 1, dtype=np.int64)
+        np.cumsum(self._lens, out=indptr[1:])
+        # pieces were appended in cache order, so the concatenation is already in that order
+        return words, self._flat.copy(), indptr
+
+    def _add_words(self, words: list[str]) -> None:
+        encs = self._words.encode_batch(words, add_special_tokens=False)
+        lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        new_flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encs), dtype=np.int64, count=int(lens.sum()))
+        base = len(self._index)
+        self._index.update(zip(words, range(base, base + len(words))))
+        self._starts = np.concatenate([self._starts, len(self._flat) + np.cumsum(lens) - lens])
+        self._lens = np.concatenate([self._lens, lens])
+        self._flat = np.concatenate([self._flat, new_flat])
 
     def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(flat piece ids, indptr)`` (CSR layout: text i is ``flat[indptr[i]:indptr[i + 1]]``)."""
         if not self.fast:
             return _encode_batch(self.tokenizer, texts)
-        if len(self._cache) > CACHE_WORDS:
-            self._cache.clear()
+        if len(self._index) > CACHE_WORDS:
+            self._reset(*self._shipped)
         normalize, split = self._normalize, _WHITESPACE.split
         words = [split(normalize(t)) for t in texts]
-        self._word_ids({w for ws in words for w in ws})
-        cache, cap = self._cache, self.max_length
-        flat: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.int64)
-        for i, ws in enumerate(words):
-            row: list[int] = []
-            for w in ws:
-                row += cache[w]  # "" (leading / trailing whitespace) has no pieces
-            if cap is not None and len(row) > cap:
-                del row[cap:]
-            lengths[i] = len(row)
-            flat += row
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        return np.asarray(flat, dtype=np.int64), indptr
+        n = len(texts)
+        per_text = np.fromiter(map(len, words), dtype=np.int64, count=n)
+        occurrences = list(itertools.chain.from_iterable(words))
+        get = self._index.get
+        wid = list(map(get, occurrences))
+        if None in wid:
+            self._add_words(list(dict.fromkeys(w for w, i in zip(occurrences, wid) if i is None)))
+            get = self._index.get
+            wid = list(map(get, occurrences))
+        wid = np.fromiter(wid, dtype=np.int64, count=len(occurrences))
+        lens = self._lens[wid]  # pieces of each word occurrence ("" from edge whitespace has none)
+        total = int(lens.sum())
+        out_start = np.cumsum(lens) - lens
+        flat = self._flat[np.arange(total, dtype=np.int64) + np.repeat(self._starts[wid] - out_start, lens)]
+        text_of = np.repeat(np.arange(n, dtype=np.int64), per_text)
+        counts = np.bincount(text_of, weights=lens, minlength=n).astype(np.int64)
+        cap = self.max_length
+        if cap is not None and counts.max(initial=0) > cap:
+            first = np.cumsum(counts) - counts
+            owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+            flat = flat[np.arange(total, dtype=np.int64) - first[owner] < cap]
+            counts = np.minimum(counts, cap)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return flat, indptr
 
 
 def _encode_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -254,13 +301,15 @@ class StaticEmbedder:
                 names = set(fh.keys())
                 if TENSOR not in names:
                     raise MlnewsError(f"{path}: no {TENSOR!r} tensor; is this a static model folder?")
-                tensors = {k: fh.get_tensor(k) for k in (TENSOR, HEAD_WEIGHT, HEAD_BIAS) if k in names}
+                tensors = {k: fh.get_tensor(k) for k in (TENSOR, HEAD_WEIGHT, HEAD_BIAS, WORDS, WORD_INDPTR,
+                                                         WORD_PIECES) if k in names}
         except (SafetensorError, OSError, ValueError) as exc:
             raise MlnewsError(f"{path}: not a readable safetensors file ({exc})") from None
         if meta.get("format") != FORMAT:
             raise MlnewsError(f"{path}: metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
-        for name, arr in tensors.items():
-            if not np.isfinite(arr).all():
+        for name in (TENSOR, HEAD_WEIGHT, HEAD_BIAS):
+            arr = tensors.get(name)
+            if arr is not None and not np.isfinite(arr).all():
                 raise MlnewsError(f"{path}: {name!r} has values that are not finite")
         table = tensors[TENSOR]
         if table.ndim != 2:
@@ -274,7 +323,10 @@ class StaticEmbedder:
             if not isinstance(labels, list):
                 raise MlnewsError(f"{path}: metadata 'labels' must be a JSON list of the head's label names")
             head = LinearHead(tensors[HEAD_WEIGHT], tensors[HEAD_BIAS], labels)
-        return cls(table, load_tokenizer(folder / TOKENIZER, max_length), meta=meta, head=head)
+        embedder = cls(table, load_tokenizer(folder / TOKENIZER, max_length), meta=meta, head=head)
+        if any(k in tensors for k in (WORDS, WORD_INDPTR, WORD_PIECES)):
+            embedder.pieces.prefill(*_word_cache(path, tensors, table.shape[0]))
+        return embedder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
@@ -283,8 +335,10 @@ class StaticEmbedder:
         summed = count_matrix(flat, indptr, self.table.shape[0]) @ self.table
         return unit_rows(np.asarray(summed, dtype=np.float32))
 
-    def save(self, folder: str | os.PathLike, *, dtype: str = "float16", tokenizer_json: str | None = None) -> None:
-        """Write the table (as ``dtype``), the head (float32) and the tokenizer into ``folder``, atomically."""
+    def save(self, folder: str | os.PathLike, *, dtype: str = "float16", tokenizer_json: str | None = None,
+             words: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> None:
+        """Write the table (as ``dtype``), the head (float32), the word cache ``words`` (from
+        :meth:`PieceEncoder.export`; none by default) and the tokenizer into ``folder``, atomically."""
         from safetensors.numpy import save
 
         from mlnews.io import atomic_write
@@ -295,11 +349,38 @@ class StaticEmbedder:
         if self.head is not None:
             tensors.update({HEAD_WEIGHT: self.head.weight, HEAD_BIAS: self.head.bias})
             meta["labels"] = json.dumps(self.head.labels, ensure_ascii=False)
+        if words is not None and words[0]:
+            names, flat, indptr = words
+            tensors[WORDS] = np.frombuffer("\n".join(names).encode("utf-8"), dtype=np.uint8).copy()
+            tensors[WORD_INDPTR] = np.asarray(indptr, dtype=np.int64)
+            tensors[WORD_PIECES] = np.asarray(flat, dtype=np.int32)
         with atomic_write(folder / TABLE, "wb") as fh:
             fh.write(save(tensors, metadata=meta))
         text = tokenizer_json if tokenizer_json is not None else self.tokenizer.to_str()
         with atomic_write(folder / TOKENIZER) as fh:
             fh.write(text)
+
+
+def _word_cache(path: Path, tensors: dict[str, np.ndarray], n_pieces: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The shipped word cache of ``model.safetensors``, checked against the table (one-line errors)."""
+    missing = [k for k in (WORDS, WORD_INDPTR, WORD_PIECES) if k not in tensors]
+    if missing:
+        raise MlnewsError(f"{path}: the word cache is incomplete (missing {', '.join(missing)})")
+    try:
+        text = tensors[WORDS].astype(np.uint8).tobytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MlnewsError(f"{path}: {WORDS!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    words = text.split("\n")
+    indptr = np.asarray(tensors[WORD_INDPTR], dtype=np.int64)
+    flat = np.asarray(tensors[WORD_PIECES], dtype=np.int64)
+    if indptr.ndim != 1 or len(indptr) != len(words) + 1 or indptr[0] != 0 or indptr[-1] != len(flat) \
+            or (np.diff(indptr) < 0).any():
+        raise MlnewsError(f"{path}: {WORD_INDPTR!r} does not fit {len(words)} words and {len(flat)} pieces")
+    if len(flat) and (flat.min() < 0 or flat.max() >= n_pieces):
+        raise MlnewsError(f"{path}: {WORD_PIECES!r} holds piece ids outside the table's {n_pieces} rows")
+    if len(set(words)) != len(words) or any(_WHITESPACE.search(w) for w in words if w):
+        raise MlnewsError(f"{path}: {WORDS!r} must be distinct words without whitespace")
+    return words, flat, indptr
 
 
 def piece_counts(tokenizer: Any, texts: Sequence[str], n_pieces: int) -> np.ndarray:

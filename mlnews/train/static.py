@@ -190,6 +190,9 @@ def train_static(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path, *
         meta = {"pieces": n, "dims": table.shape[1], "weighting": s.weighting, "sif_coefficient": s.sif_coefficient,
                 "pca_dims": s.pca_dims, "vocabulary": s.vocabulary, "pooling": "mean", "source": str(cfg.model.name_or_path)}
         embedder = StaticEmbedder(table, tokenizer, meta=meta)
+        for start in range(0, len(texts), 4096):  # the shipped word cache: the vocabulary texts' words
+            embedder.pieces.ids(texts[start : start + 4096])
+        words = embedder.pieces.export()
         progress.start("embed texts", total=len(train) + len(val))
         feats = {}
         for name, split in (("train", train), ("validation", val)):
@@ -199,13 +202,13 @@ def train_static(cfg: "ClassifierConfig", data: "PreparedData", out_dir: Path, *
         progress.note(f"fitting the logistic-regression head on {len(train):,} rows x {embedder.dim} dims")
         head = fit_head(cfg, feats["train"], train.labels, data.labels)
     embedder.head = LinearHead.from_estimator(head, data.labels.names)  # what the backend runs (no sklearn)
-    embedder.save(out_dir, dtype=s.dtype, tokenizer_json=tokenizer_json)
+    embedder.save(out_dir, dtype=s.dtype, tokenizer_json=tokenizer_json, words=words)
     save_head(head, out_dir / HEAD)
     info = head_info(head, feats["validation"], val.labels, t.seconds)
     unknown = int(sum(counts[i] for i in specials if i < n))
     info["static"] = {
         **vocab_report, "pieces": n, **table_info, "dtype": s.dtype, "weighting": s.weighting,
-        "train_pieces_unknown": unknown,
+        "train_pieces_unknown": unknown, "cached_words": len(words[0]),
         "table_mb": round(table.shape[0] * table.shape[1] * np.dtype(s.dtype).itemsize / 1e6, 1),
     }
     return info
