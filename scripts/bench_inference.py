@@ -62,7 +62,9 @@ def folder_mb(path: Path, skip: tuple[str, ...] = ()) -> float:
     return round(total / 2**20, 1)
 
 
-def speed_headlines(n: int, seed: int = 13) -> list[str]:
+def speed_headlines(n: int, seed: int = 13, exclude: set[str] = frozenset()) -> list[str]:
+    """``n`` seeded-random Lenta headlines, none of them in ``exclude`` (the training split's texts: the static
+    model ships a word cache filled from those, so timing it on its own training headlines would flatter it)."""
     path = SHARED / "data" / "headlines_lenta.jsonl"
     if not path.is_file():
         raise SystemExit(f"{path}: not found (set MLNEWS_SHARED)")
@@ -70,7 +72,7 @@ def speed_headlines(n: int, seed: int = 13) -> list[str]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             t = json.loads(line).get("title")
-            if t:
+            if t and t not in exclude:
                 titles.append(t)
     random.Random(seed).shuffle(titles)
     return titles[:n]
@@ -167,12 +169,28 @@ def quality(predict: Any, rows: list[dict]) -> dict[str, Any]:
     return out
 
 
-def test_rows(dataset: Path) -> list[dict]:
+def test_rows(dataset: Path, split: str = "test") -> list[dict]:
     from mlnews.evaluate.classifier import load_eval_rows
 
-    rows, _ = load_eval_rows(dataset, "test", label_field="label", text_field="text", lead_field="lead",
+    rows, _ = load_eval_rows(dataset, split, label_field="label", text_field="text", lead_field="lead",
                              body_field="body")
     return rows
+
+
+def cache_hits(clf: Any, texts: list[str]) -> dict[str, Any]:
+    """Of the speed set's word occurrences, the share found in the static folder's shipped word cache."""
+    pieces = clf.backend.embedder.pieces
+    shipped = set(pieces._shipped[0])
+    words = [w for t in texts for w in pieces._normalize(t).split()]
+    return {"shipped_words": len(shipped), "speed_word_hit": round(sum(w in shipped for w in words) / max(1, len(words)), 3)}
+
+
+def without_shipped_cache(clf: Any) -> Any:
+    """The static backend as it was before the word cache was shipped: an empty cache that fills as it goes."""
+    import numpy as np
+
+    clf.backend.embedder.pieces.prefill([], np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    return clf
 
 
 def mean_tokens(model_dir: Path, texts: list[str], max_length: int, prefix: str) -> float:
@@ -250,7 +268,12 @@ def main() -> None:
     from mlnews.infer.classifier import Classifier
     from mlnews.modelfolder import ONNX_DIR
 
-    fast_texts = speed_headlines(max(args.n, args.n_fast))
+    dataset = args.dataset
+    if dataset is None and args.teacher:
+        dataset = Path(json.loads((args.teacher / "metrics.json").read_text(encoding="utf-8"))["dataset"])
+    rows = test_rows(dataset) if dataset else []
+    exclude = {r["text"] for r in test_rows(dataset, "train")} if dataset else set()
+    fast_texts = speed_headlines(max(args.n, args.n_fast), exclude=exclude)
     texts = fast_texts[: args.n]
     lat_texts = texts[: args.latency_n]
     engines: list[tuple[str, Path, str]] = []  # (name, folder, backend)
@@ -267,17 +290,14 @@ def main() -> None:
             engines.append(("embedding-int8", args.embedding / ONNX_DIR, "onnx"))
     if args.static:
         engines.append(("static", args.static, "static"))
+        engines.append(("static-no-word-cache", args.static, "static"))
     if args.tfidf:
         engines.append(("tfidf", args.tfidf, "tfidf"))
-    dataset = args.dataset
-    if dataset is None and args.teacher:
-        dataset = Path(json.loads((args.teacher / "metrics.json").read_text(encoding="utf-8"))["dataset"])
-    rows = test_rows(dataset) if dataset else []
 
     machine = {"python": platform.python_version(), "torch": torch.__version__, "cpus": len(os.sched_getaffinity(0)),
                "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
                "loadavg_start": loadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    print(f"[bench] {len(texts)} headlines, {len(rows)} test rows, load {machine['loadavg_start']}", file=sys.stderr)
+    print(f"[bench] {len(texts)} headlines (none of the {len(exclude)} training texts), {len(rows)} test rows, load {machine['loadavg_start']}", file=sys.stderr)
     results: dict[str, dict[str, Any]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="mlnews-bench-inf-"))
     rss_file = tmp / "rss.txt"
@@ -307,6 +327,10 @@ def main() -> None:
         t0 = time.perf_counter()
         clf = Classifier.load(folder, backend=backend)
         r = {"load_s": round(time.perf_counter() - t0, 2), "backend": clf.backend_name}
+        if name == "static":
+            r.update(cache_hits(clf, texts))
+        elif name == "static-no-word-cache":
+            clf = without_shipped_cache(clf)
         # transformer engines in batches of 32 (padding grows with the batch); static and TF-IDF are one sparse
         # product / table lookup per call, so they get batches of 1,024 (mlnews classify --batch-size 1024)
         r["batch"] = 1024 if backend in ("static", "tfidf") else 32
@@ -374,6 +398,11 @@ def markdown(report: dict[str, Any]) -> str:
         if "headlines_per_s_large" in r:
             lines.append(f"- {name} over {r['n_large']:,} headlines (the speed set first, then new ones; each once): "
                          f"{r['headlines_per_s_large']:,.0f} headlines/s.")
+        if "shipped_words" in r:
+            lines.append(f"- {name}: its folder ships a word cache of {r['shipped_words']:,} training words; "
+                         f"{r['speed_word_hit']:.1%} of the speed set's word occurrences are in it (the speed set "
+                         f"holds no training headline); static-no-word-cache is the same folder with that cache "
+                         f"emptied (the engine before it was shipped).")
     lines.append("")
     lines.append(f"Measured GEMM peak ([2048, 384] x [384, 1536], ONNX Runtime, all cores): int8 {peak['int8']} "
                  f"GFLOP/s, fp32 {peak['fp32']} GFLOP/s. Load average {report['machine']['loadavg_start']} at the "
