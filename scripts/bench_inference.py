@@ -402,7 +402,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"- {name}: its folder ships a word cache of {r['shipped_words']:,} training words; "
                          f"{r['speed_word_hit']:.1%} of the speed set's word occurrences are in it (the speed set "
                          f"holds no training headline); static-no-word-cache is the same folder with that cache "
-                         f"emptied (the engine before it was shipped).")
+                         f"emptied (it fills as it goes).")
     lines.append("")
     lines.append(f"Measured GEMM peak ([2048, 384] x [384, 1536], ONNX Runtime, all cores): int8 {peak['int8']} "
                  f"GFLOP/s, fp32 {peak['fp32']} GFLOP/s. Load average {report['machine']['loadavg_start']} at the "
