@@ -9,6 +9,7 @@ against the article's lead (summary) and title (headline), overall and per langu
         --model runs/summariser-e5-headline > benchmarks/summariser.md
     python scripts/bench_summariser.py --data configs/data/default.yaml --split test \
         --extractive runs/summariser-extractive      # the trained extractive model vs lead-k / TextRank-k
+    python scripts/bench_summariser.py --split test --extractive runs/s13 --extractive runs/s14   # seeds, one run
 """
 
 from __future__ import annotations
@@ -82,10 +83,10 @@ def _forty_sentence_articles(rows: list[dict], n: int = 20) -> list:
             for i in range(min(n, len(pool) // 40))]
 
 
-def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) -> list[str]:
-    """Markdown: the trained extractive model beside lead-k / TextRank-k and the oracle, per target and
-    language (R-1/R-2/R-L), the paired bootstrap interval of its R-L gap to the best baseline, and
-    inference time per 40-sentence article."""
+def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2000) -> list[str]:
+    """Markdown: one or more trained extractive models (e.g. seeds of one config) beside lead-k / TextRank-k
+    and the oracle, per target and language (R-1/R-2/R-L), the paired bootstrap interval of each model's
+    R-L gap to the best baseline, and the first model's inference time per 40-sentence article."""
     import torch
 
     from mlnews.data.articles import article_rows
@@ -97,7 +98,9 @@ def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) ->
     torch.set_num_threads(2)
     rows = [r for r in article_rows(data, split) if r["text"].strip()]
     articles = _articles_from(rows)
-    model = Summariser.load(folder)
+    models = {folder: Summariser.load(folder) for folder in folders}
+    model = models[folders[0]]
+    targets = [t for t in ("lead", "title") if all(t in m.targets for m in models.values())]
     preds: dict[str, dict[str, list[str]]] = {}  # method -> target -> texts
     seconds: dict[str, float] = {}
     for name in BASELINES:
@@ -108,13 +111,14 @@ def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) ->
         texts = [s.text for s in method.summarise_many(articles)]
         seconds[name] = (time.perf_counter() - t0) / len(rows)
         preds[name] = {"lead": texts, "title": texts}
-    preds["model"] = {}
-    for target in model.targets:
-        print(f"bench: {folder} target {target}", file=sys.stderr, flush=True)
-        model.for_target(target).summarise_many(articles[:2])  # warm-up, not timed
-        t0 = time.perf_counter()
-        preds["model"][target] = [s.text for s in model.for_target(target).summarise_many(articles)]
-        seconds[f"model:{target}"] = (time.perf_counter() - t0) / len(rows)
+    for folder, m in models.items():
+        preds[folder] = {}
+        for target in targets:
+            print(f"bench: {folder} target {target}", file=sys.stderr, flush=True)
+            m.for_target(target).summarise_many(articles[:2])  # warm-up, not timed
+            t0 = time.perf_counter()
+            preds[folder][target] = [s.text for s in m.for_target(target).summarise_many(articles)]
+            seconds[folder + ":" + target] = (time.perf_counter() - t0) / len(rows)
     oracle = {}
     for target in ("lead", "title"):
         texts = []
@@ -126,19 +130,20 @@ def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) ->
     preds["oracle-1"] = oracle
 
     out = ["### Trained extractive model vs. the baselines (one run)", "",
-           f"Model `{folder}` (targets {', '.join(model.targets)}); every method summarises the same "
+           f"Model{'s' if len(folders) > 1 else ''} {', '.join(f'`{f}`' for f in folders)} (targets "
+           f"{', '.join(targets)}); every method summarises the same "
            f"{len(rows)} {split} articles (body + title). R-1 / R-2 / R-L F1 in %; oracle-1 = the single "
            "sentence with the best ROUGE-1+2 against the reference (the ceiling of a one-sentence summary).", ""]
     gaps = ["", "#### Gap of ROUGE-L to the best baseline (paired bootstrap, 95 % interval, "
             f"{n_boot} resamples; best baseline = highest R-L on this split, chosen per target and language)", "",
-            "| target | lang | n | best baseline | its R-L | model R-L | gap | 95 % interval | P(gap <= 0) |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for target in model.targets:
+            "| target | lang | model | n | best baseline | its R-L | model R-L | gap | 95 % interval | P(gap <= 0) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for target in targets:
         out += [f"#### Reference: {target}", "", "| method | " + " | ".join(
             f"{lang} R-1 / R-2 / R-L (n)" for lang in ("ru", "uk", "all")) + " | ms/article |",
             "|---|---|---|---|---|"]
         per_method: dict[str, dict[str, list]] = {}
-        for name in list(BASELINES) + ["model", "oracle-1"]:
+        for name in list(BASELINES) + folders + ["oracle-1"]:
             texts = preds[name][target]
             pairs = {}
             cells = []
@@ -153,18 +158,19 @@ def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) ->
                 else:
                     cells.append("–")
             per_method[name] = pairs
-            ms = seconds.get(name if name != "model" else f"model:{target}")
-            label = f"**trained ({target} head)**" if name == "model" else name
+            ms = seconds.get(name if name not in models else f"{name}:{target}")
+            label = f"**trained `{name}` ({target} head)**" if name in models else name
             out.append(f"| {label} | " + " | ".join(cells) + f" | {ms * 1000:.0f} |" if ms is not None else
                        f"| {label} | " + " | ".join(cells) + " | – |")
         out.append("")
         for lang in ("ru", "uk", "all"):
-            if not per_method["model"][lang]:
+            if not per_method[folders[0]][lang]:
                 continue
             best = max(BASELINES, key=lambda b: sum(per_method[b][lang]))
-            bs = paired_bootstrap_mean(per_method[best][lang], per_method["model"][lang], n_boot=n_boot, seed=13)
-            gaps.append(f"| {target} | {lang} | {bs['n']} | {best} | {bs['mean_a']:.1f} | {bs['mean_b']:.1f} | "
-                        f"{bs['delta']:+.1f} | [{bs['low']:+.1f}, {bs['high']:+.1f}] | {bs['p_b_not_better']:.3f} |")
+            for folder in folders:
+                bs = paired_bootstrap_mean(per_method[best][lang], per_method[folder][lang], n_boot=n_boot, seed=13)
+                gaps.append(f"| {target} | {lang} | `{folder}` | {bs['n']} | {best} | {bs['mean_a']:.1f} | {bs['mean_b']:.1f} | "
+                            f"{bs['delta']:+.1f} | [{bs['low']:+.1f}, {bs['high']:+.1f}] | {bs['p_b_not_better']:.3f} |")
     out += gaps
     forty = _forty_sentence_articles(rows)
     if forty:
@@ -172,7 +178,7 @@ def extractive_report(folder: str, data: str, split: str, n_boot: int = 2000) ->
                 "together), 2 torch threads, median per article, `summarise` whole (split + language + scoring)", "",
                 "| method | ms / 40-sentence article |", "|---|---|"]
         for name, s in (("lead-3", Summariser.load("lead-3")), ("textrank-3", Summariser.load("textrank-3")),
-                        (f"trained ({model.target})", model)):
+                        (f"trained `{folders[0]}` ({model.target})", model)):
             _timing(s, forty[:2])  # warm-up
             out.append(f"| {name} | {_timing(s, forty) * 1000:.0f} |")
     return out
@@ -184,14 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="test")
     ap.add_argument("--model", action="append", default=[], help="a trained summariser folder (repeatable)")
     ap.add_argument("--encoder", default=None, help="also run TextRank with this encoder's similarity (e5-small)")
-    ap.add_argument("--extractive", default=None, metavar="DIR",
-                    help="a trained extractive model folder: only its comparison with lead-k / TextRank-k / the oracle, "
-                         "per target and language, with paired bootstrap intervals and 40-sentence timing")
+    ap.add_argument("--extractive", action="append", default=[], metavar="DIR",
+                    help="a trained extractive model folder (repeatable: e.g. seeds of one config): only the comparison "
+                         "with lead-k / TextRank-k / the oracle, per target and language, with paired bootstrap "
+                         "intervals and the first folder's 40-sentence timing")
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for --extractive")
     args = ap.parse_args(argv)
     if args.extractive:
         print(f"Command: `python scripts/bench_summariser.py --data {args.data} --split {args.split} "
-              f"--extractive {args.extractive}`\n\nMachine: {_machine()}\n")
+              + "".join(f"--extractive {f} " for f in args.extractive).rstrip() + f"`\n\nMachine: {_machine()}\n")
         print("\n".join(extractive_report(args.extractive, args.data, args.split, args.n_boot)))
         return 0
 

@@ -171,8 +171,7 @@ class PieceEncoder:
         wid = list(map(get, occurrences))
         if None in wid:
             self._add_words(list(dict.fromkeys(w for w, i in zip(occurrences, wid) if i is None)))
-            get = self._index.get
-            wid = list(map(get, occurrences))
+            wid = list(map(get, occurrences))  # _add_words updates the same dict
         wid = np.fromiter(wid, dtype=np.int64, count=len(occurrences))
         lens = self._lens[wid]  # pieces of each word occurrence ("" from edge whitespace has none)
         total = int(lens.sum())
