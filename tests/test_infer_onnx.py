@@ -43,16 +43,32 @@ TEXTS = [t for t, _ in labelled_headlines()] + [
 ]
 
 
-def test_export_writes_a_self_describing_onnx_folder(int8_dir: Path, torch_dir: Path):
+def _recomputed_check(folder: Path, torch_dir: Path) -> dict:
+    """The export check redone here: torch vs the exported folder, raw probabilities, on the export's texts."""
+    from mlnews.infer.onnx import _CHECK_TEXTS
+
+    p_torch = Classifier.load(torch_dir, calibrated=False).predict_proba(_CHECK_TEXTS)
+    p_onnx = Classifier.load(folder, calibrated=False).predict_proba(_CHECK_TEXTS)
+    return {"texts": len(_CHECK_TEXTS), "top1_agreement": float((p_torch.argmax(1) == p_onnx.argmax(1)).mean()),
+            "max_abs_prob_diff": float(np.abs(p_torch - p_onnx).max())}
+
+
+def test_export_writes_a_self_describing_onnx_folder(int8_dir: Path, fp32_dir: Path, torch_dir: Path):
     manifest = json.loads((int8_dir / "mlnews.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "onnx"
     assert manifest["labels"] == LABELS
     assert manifest["input"] == json.loads((torch_dir / "mlnews.json").read_text(encoding="utf-8"))["input"]
     assert manifest["onnx"]["int8"] is True and manifest["onnx"]["opset"] >= 17
-    # the 8 check texts are not in the tiny model's training set: a near-tie may flip under int8 rounding
-    # (7/8 seen when another test ran first in the same process), so this asserts the check, not perfection
+    # The recorded check is what torch and the folder really give on the check texts. Its int8 numbers are
+    # not bounded here: the 8 texts are outside the tiny random model's training set, and a near-tie there
+    # moved one probability by 0.65 in one CI run (7/8 top-1). The int8 quality floor is asserted on the
+    # training-like TEXTS in test_onnx_matches_torch; the fp32 export's check must be exact.
     check = manifest["onnx"]["check"]
-    assert check["texts"] == 8 and check["top1_agreement"] >= 0.75 and check["max_abs_prob_diff"] < 0.35
+    redone = _recomputed_check(int8_dir, torch_dir)
+    assert check["texts"] == redone["texts"] == 8 and check["top1_agreement"] == redone["top1_agreement"]
+    assert check["max_abs_prob_diff"] == pytest.approx(redone["max_abs_prob_diff"], abs=1e-4)
+    fp32_check = json.loads((fp32_dir / "mlnews.json").read_text(encoding="utf-8"))["onnx"]["check"]
+    assert fp32_check["top1_agreement"] == 1.0 and fp32_check["max_abs_prob_diff"] < 1e-4
     for name in ("model.onnx", "tokenizer.json", "config.json", "metrics.json"):
         assert (int8_dir / name).is_file(), name
     assert not (int8_dir / "model.safetensors").exists()  # the folder does not need torch weights
