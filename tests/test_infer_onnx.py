@@ -59,13 +59,13 @@ def test_export_writes_a_self_describing_onnx_folder(int8_dir: Path, fp32_dir: P
     assert manifest["labels"] == LABELS
     assert manifest["input"] == json.loads((torch_dir / "mlnews.json").read_text(encoding="utf-8"))["input"]
     assert manifest["onnx"]["int8"] is True and manifest["onnx"]["opset"] >= 17
-    # The recorded check is what torch and the folder really give on the check texts. Its int8 numbers are
-    # not bounded here: the 8 texts are outside the tiny random model's training set, and a near-tie there
-    # moved one probability by 0.65 in one CI run (7/8 top-1). The int8 quality floor is asserted on the
-    # training-like TEXTS in test_onnx_matches_torch; the fp32 export's check must be exact.
+    # The recorded check is what torch and the folder really give on the check texts. The 8 texts are outside
+    # the tiny random model's training set: a near-tie there may flip under int8 rounding (7/8 seen), and it
+    # moved one probability by 0.65 in one CI run, so the int8 probability gap is not bounded here (the int8
+    # floor on the training-like TEXTS is in test_onnx_matches_torch); the fp32 export's check must be exact.
     check = manifest["onnx"]["check"]
     redone = _recomputed_check(int8_dir, torch_dir)
-    assert check["texts"] == redone["texts"] == 8 and check["top1_agreement"] == redone["top1_agreement"]
+    assert check["texts"] == redone["texts"] == 8 and check["top1_agreement"] == redone["top1_agreement"] >= 0.75
     assert check["max_abs_prob_diff"] == pytest.approx(redone["max_abs_prob_diff"], abs=1e-4)
     fp32_check = json.loads((fp32_dir / "mlnews.json").read_text(encoding="utf-8"))["onnx"]["check"]
     assert fp32_check["top1_agreement"] == 1.0 and fp32_check["max_abs_prob_diff"] < 1e-4

@@ -99,8 +99,8 @@ class PieceEncoder:
     turns into a special token's text (fullwidth ``＜mask＞`` -> ``<mask>``) becomes that special token (a
     zero row) instead of its text pieces. Any other tokenizer runs ``encode_batch`` as is.
 
-    The cache is three arrays (every cached word's pieces concatenated, where each word starts, how many
-    pieces it has) and a ``word -> index`` dict, so a batch is looked up with ``map(dict.get)`` and gathered
+    The cache is two arrays (every cached word's pieces concatenated, and where each word's pieces start and
+    end, CSR-style) and a ``word -> index`` dict, so a batch is looked up with ``map(dict.get)`` and gathered
     with numpy instead of a Python loop over pieces. A static folder ships the cache filled with the words of
     its training texts (:meth:`export` / :meth:`prefill`), so the tokenizer runs only on words it has never
     seen; when the cache outgrows :data:`CACHE_WORDS` it goes back to the shipped words.
@@ -127,8 +127,7 @@ class PieceEncoder:
         self._shipped = (words, flat, indptr)
         self._index: dict[str, int] = dict(zip(words, range(len(words))))
         self._flat = np.asarray(flat, dtype=np.int64)
-        self._starts = np.asarray(indptr[:-1], dtype=np.int64)
-        self._lens = np.diff(np.asarray(indptr, dtype=np.int64))
+        self._indptr = np.asarray(indptr, dtype=np.int64)  # word i: _flat[_indptr[i]:_indptr[i + 1]]
 
     def __len__(self) -> int:
         """Words in the cache."""
@@ -140,11 +139,7 @@ class PieceEncoder:
 
     def export(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """``(words, flat piece ids, indptr)`` of everything cached, in cache order."""
-        words = list(self._index)
-        indptr = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum(self._lens, out=indptr[1:])
-        # pieces were appended in cache order, so the concatenation is already in that order
-        return words, self._flat.copy(), indptr
+        return list(self._index), self._flat.copy(), self._indptr.copy()
 
     def _add_words(self, words: list[str]) -> None:
         encs = self._words.encode_batch(words, add_special_tokens=False)
@@ -152,8 +147,7 @@ class PieceEncoder:
         new_flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encs), dtype=np.int64, count=int(lens.sum()))
         base = len(self._index)
         self._index.update(zip(words, range(base, base + len(words))))
-        self._starts = np.concatenate([self._starts, len(self._flat) + np.cumsum(lens) - lens])
-        self._lens = np.concatenate([self._lens, lens])
+        self._indptr = np.concatenate([self._indptr, self._indptr[-1] + np.cumsum(lens)])
         self._flat = np.concatenate([self._flat, new_flat])
 
     def ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -173,10 +167,11 @@ class PieceEncoder:
             self._add_words(list(dict.fromkeys(w for w, i in zip(occurrences, wid) if i is None)))
             wid = list(map(get, occurrences))  # _add_words updates the same dict
         wid = np.fromiter(wid, dtype=np.int64, count=len(occurrences))
-        lens = self._lens[wid]  # pieces of each word occurrence ("" from edge whitespace has none)
+        starts = self._indptr[wid]
+        lens = self._indptr[wid + 1] - starts  # pieces of each word occurrence ("" from edge whitespace has none)
         total = int(lens.sum())
         out_start = np.cumsum(lens) - lens
-        flat = self._flat[np.arange(total, dtype=np.int64) + np.repeat(self._starts[wid] - out_start, lens)]
+        flat = self._flat[np.arange(total, dtype=np.int64) + np.repeat(starts - out_start, lens)]
         text_of = np.repeat(np.arange(n, dtype=np.int64), per_text)
         counts = np.bincount(text_of, weights=lens, minlength=n).astype(np.int64)
         cap = self.max_length
