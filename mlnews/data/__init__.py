@@ -150,6 +150,8 @@ def _fingerprint(config: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
     resolved = to_dict(cfg)
     if cfg.pseudo.switched_off():
         del resolved["pseudo"]  # a build without pseudo-labels keeps the fingerprint it had before they existed
+    if cfg.split.validation_signal.switched_off():
+        del resolved["split"]["validation_signal"]  # likewise for a build that moves no row to validation
     h = hashlib.sha256(json.dumps(resolved, sort_keys=True, ensure_ascii=False).encode())
     files = [resolver.file(cfg.taxonomy, "taxonomy")]
     files += [resolver.file(f, f"pseudo.files[{i}]") for i, f in enumerate(cfg.pseudo.files)]

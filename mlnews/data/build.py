@@ -54,6 +54,10 @@ def run_build(
     check_writable(out)  # before the build runs, not after
     progress = progress or (lambda stage, n, total=None: None)
     taxonomy = load_taxonomy(resolver.file(cfg.taxonomy, "taxonomy"))
+    stray = [x for x in cfg.split.validation_signal.exclude_labels if x not in taxonomy.names]
+    if stray:
+        raise ConfigError(f"split.validation_signal.exclude_labels: {stray[0]!r} is not a label of {cfg.taxonomy}; "
+                          f"expected some of: {', '.join(taxonomy.names)}")
     mapper = LabelMapper(taxonomy, cfg.label_maps)
     mappings = _check_inputs(cfg, resolver)
     rules = None
@@ -90,6 +94,7 @@ def run_build(
         dedup_stats, capped = d.dedup_cap_group()
         progress("dedup", d.n)
         d.split()
+        signal_stats = d.move_to_validation()
         pseudo_stats = d.apply_pseudo(pseudo)
         review_stats = d.apply_reviews(reviews)
         progress("write", 0, total=d.n)
@@ -98,6 +103,8 @@ def run_build(
             stats = compute_stats(cfg, scan.n, scan.sources, scan.langs, taxonomy.names, d.cls, d.summ, d.splits,
                                   d.label, d.origin, scan.column("source"), d.lang, scan.column("kind"),
                                   scan.column("cfg_source"), mapper, capped, weak_stats, dedup_stats, scan.errors)
+            if signal_stats is not None:
+                stats["validation_signal"] = signal_stats
             if pseudo_stats is not None:
                 stats["pseudo"] = pseudo_stats
             if review_stats is not None:
@@ -261,6 +268,37 @@ class _Decisions:
             alone = revived[~joined]
             self.splits[alone] = assign_splits(self.roots[alone], self.review[alone].astype(np.int64),
                                                np.zeros(len(alone), dtype=bool), ratios, cfg.seed + 1)
+
+    def move_to_validation(self) -> dict | None:
+        """``split.validation_signal``: a seeded share of the matching training groups moves to validation,
+        per label (the label of the group's first matching row), whole groups (an article's summarisation row
+        goes with it: a title is never in two splits). Test is never touched. Stats."""
+        cfg, names = self.cfg.split.validation_signal, self.scan.label_names
+        if cfg.switched_off():
+            return None
+        train = SPLITS.index("train")
+        langs = [self.scan.langs.index(g) for g in cfg.langs] if cfg.langs else list(range(len(self.scan.langs)))
+        match = ((self.cls == R["keep"]) & (self.splits == train) & np.isin(self.lang, langs)
+                 & np.isin(self.origin, [ORIGINS.index(o) for o in cfg.origins])
+                 & ~np.isin(self.label, [names.index(x) for x in cfg.exclude_labels]))
+        rows = np.flatnonzero(match)
+        roots, first = np.unique(self.roots[rows], return_index=True)
+        group_label = self.label[rows[first]]
+        rng = np.random.default_rng(self.cfg.seed + 2)
+        chosen, eligible, moved = [], {}, {}
+        for lab in np.unique(group_label):
+            of_label = roots[group_label == lab]
+            k = int(np.floor(cfg.share * len(of_label) + 0.5))
+            chosen.append(of_label[rng.permutation(len(of_label))[:k]])
+            eligible[names[lab]], moved[names[lab]] = int(len(of_label)), k
+        chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=self.roots.dtype)
+        hit = np.isin(self.roots, chosen) & (self.splits == train)
+        self.splits[hit] = SPLITS.index("validation")
+        keep = self.cls == R["keep"]
+        return {"share": cfg.share, "langs": list(cfg.langs), "origins": list(cfg.origins),
+                "exclude_labels": list(cfg.exclude_labels), "eligible_groups": eligible, "moved_groups": moved,
+                "rows_moved": int((hit & keep).sum()), "matching_rows_moved": int((hit & match).sum()),
+                "summarisation_rows_moved": int((hit & (self.summ == R["keep"])).sum())}
 
     def apply_pseudo(self, pseudo) -> dict | None:
         """Agreed, confident predictions relabel the training rows of ``pseudo.relabel`` origins (origin

@@ -84,6 +84,12 @@ def render_dataset_card(cfg: DataConfig, resolver: PathResolver, stats: dict, ta
     out.append(_table(["task", *SPLITS, "total"],
                       [[task, *(d["splits"][s] for s in SPLITS), sum(d["splits"].values())]
                        for task, d in (("classification", cls), ("summarisation", summ))]))
+    if stats.get("validation_signal"):
+        v = stats["validation_signal"]
+        out += ["", f"Validation also holds {v['rows_moved']} classification rows moved from train "
+                f"(`split.validation_signal`: share {v['share']} of the {', '.join(v['langs']) or 'all'}-language "
+                f"groups labelled by {', '.join(v['origins'])} and not {', '.join(v['exclude_labels']) or '-'}), "
+                "so that small language/label cells can be measured there; test is untouched."]
     labels = taxonomy["labels"]
     per_label: dict[str, Counter] = defaultdict(Counter)
     origins: dict[tuple[str, str], int] = Counter()

@@ -127,6 +127,36 @@ class DedupConfig:
 
 
 @dataclass
+class ValidationSignalConfig:
+    """Training rows moved to validation after the split, for a signal the proportional split cannot give.
+
+    The split puts ~10 % of every label in validation, so a small language/label cell (the Ukrainian
+    rows that a source's own sections label sports, economy, ...) leaves only a handful of validation rows.
+    This moves ``share`` of the *training* groups whose rows match (``langs``, ``origins``, a label not in
+    ``exclude_labels``) to validation, seeded and per label. Test is never touched; an article's
+    summarisation row moves with it (a title is never in two splits).
+    """
+
+    share: float = 0.0  # 0 = off
+    langs: list[str] = field(default_factory=list)  # [] = every language
+    origins: list[Literal["gold", "source_rubric"]] = field(default_factory=lambda: ["gold", "source_rubric"])
+    exclude_labels: list[str] = field(default_factory=list)  # taxonomy names
+
+    def validate(self, prefix: str = "") -> None:
+        if not 0.0 <= self.share <= 1.0:
+            raise ConfigError(f"{prefix}.share: expected a share in [0, 1], got {self.share}")
+        if self.share == 0.0:
+            for key, default in (("langs", []), ("origins", ["gold", "source_rubric"]), ("exclude_labels", [])):
+                if getattr(self, key) != default:
+                    raise ConfigError(f"{prefix}.{key}: applies only with a share above 0 (nothing moves at 0)")
+        if self.share > 0.0 and not self.origins:
+            raise ConfigError(f"{prefix}.origins: expected at least one of 'gold', 'source_rubric'")
+
+    def switched_off(self) -> bool:
+        return self.share == 0.0
+
+
+@dataclass
 class SplitConfig:
     train: float = 0.8
     validation: float = 0.1
@@ -134,6 +164,7 @@ class SplitConfig:
     test_origins: list[Literal["gold", "source_rubric", "weak", "reviewed"]] = field(
         default_factory=lambda: ["gold", "source_rubric"]
     )
+    validation_signal: ValidationSignalConfig = field(default_factory=ValidationSignalConfig)
 
     def validate(self, prefix: str = "") -> None:
         ratios = {"train": self.train, "validation": self.validation, "test": self.test}
@@ -180,9 +211,11 @@ class DataConfig:
                     f"sources[{i}].label_map: {s.label_map!r} is not a table in label_maps; "
                     f"expected one of: {', '.join(sorted(self.label_maps)) or '(none defined)'}"
                 )
-        stray = [lang for lang in self.pseudo.langs if lang not in self.langs]
-        if stray:
-            raise ConfigError(f"pseudo.langs: {stray[0]!r} is not in langs ({', '.join(self.langs)})")
+        for key, chosen in (("pseudo.langs", self.pseudo.langs), ("split.validation_signal.langs",
+                                                                  self.split.validation_signal.langs)):
+            stray = [lang for lang in chosen if lang not in self.langs]
+            if stray:
+                raise ConfigError(f"{key}: {stray[0]!r} is not in langs ({', '.join(self.langs)})")
         bad = [lang for lang in self.langs if lang not in ("ru", "uk", "en", "other")]
         if bad:
             raise ConfigError(f"langs: {bad[0]!r} is not allowed; expected some of 'ru', 'uk', 'en', 'other'")

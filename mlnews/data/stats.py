@@ -77,6 +77,15 @@ def render_stats_md(stats: dict) -> str:
                 + (" (" + ", ".join(f"{k}: {c}" for k, c in list(p["changes"].items())[:8]) + ")" if p["changes"] else "")
                 + f"; kept their label: {p['not_train']} in validation/test, {p['other_origin_or_language']} of "
                 "another origin or language."]
+    if stats.get("validation_signal"):
+        v = stats["validation_signal"]
+        out += ["", "## Moved to validation (`split.validation_signal`)", "",
+                f"Share {v['share']} of the training groups with a row of languages {', '.join(v['langs']) or 'all'}, "
+                f"origins {', '.join(v['origins'])}, label not in [{', '.join(v['exclude_labels'])}]: "
+                f"{v['rows_moved']} classification rows moved ({v['matching_rows_moved']} of them matching) with "
+                f"{v['summarisation_rows_moved']} summarisation rows of the same articles; test untouched.", "",
+                _table(["label", "eligible groups", "moved groups"],
+                       [[lab, n, v["moved_groups"][lab]] for lab, n in v["eligible_groups"].items()])]
     if stats.get("reviews"):
         r = stats["reviews"]
         out += ["", "## Reviewed labels (`type: review` sources)", "",
