@@ -7,7 +7,9 @@ another build of the same test rows), then reports macro-F1 and accuracy overall
 source on the test split of each folder's training dataset (from its metrics.json), and on the bundled
 sample (``data/sample``: original ru/uk headlines and articles), the Russian - Ukrainian gap of every
 model on every subset that has both languages, a paired bootstrap of the macro-F1 gap of every model
-against the first one (its rows must be the same test rows), and the training time. Prints a Markdown
+against the first one (its rows must be the same test rows), macro-F1 on the validation split (all rows,
+Ukrainian, and the Ukrainian publisher-labelled rows that ``split.validation_signal`` puts there; paired
+with the first model where both trained on the same build), and the training time. Prints a Markdown
 report (``--md FILE`` also writes it) and a JSON summary (``--json FILE``).
 
     python scripts/bench_classifier.py --out runs/bench               # trains both (~30 min CPU)
@@ -66,6 +68,72 @@ def evaluate_test(model_dir: Path) -> dict:
                                   backend=backend_of(model_dir))
     metrics["train_seconds"] = trained.get("train_seconds")
     return metrics
+
+
+def evaluate_validation(model_dir: Path) -> dict:
+    """Score the validation split of the training dataset (what choices are made on) into ``eval-validation``."""
+    from mlnews.evaluate.classifier import evaluate_classifier, load_eval_rows
+
+    trained = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    rows, name = load_eval_rows(Path(trained["dataset"]), "validation", label_field="label", text_field="text",
+                                lead_field="lead", body_field="body")
+    return evaluate_classifier(model_dir, rows, model_dir / name, source_name=trained["dataset"],
+                               backend=backend_of(model_dir))
+
+
+def dataset_of(model_dir: Path) -> str:
+    return json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))["dataset"]
+
+
+def origins_of(dataset: str) -> dict[str, str]:
+    """``id -> label_origin`` of the validation rows of a built dataset folder."""
+    from mlnews.data import load_built
+
+    ds = load_built(Path(dataset)).classification["validation"]
+    return dict(zip(ds["id"], ds["label_origin"]))
+
+
+PUBLISHER = ("gold", "source_rubric")
+# subsets of the validation split; the last is the cell that split.validation_signal fills (docs/datasets.md)
+VAL_PARTS = {
+    "validation, all rows": lambda r, o: True,
+    "validation, uk": lambda r, o: r["lang"] == "uk",
+    "validation, uk, publisher labels": lambda r, o: r["lang"] == "uk" and o in PUBLISHER,
+    "validation, uk, publisher labels, not society": lambda r, o: r["lang"] == "uk" and o in PUBLISHER
+    and r["label"] != "society",
+}
+
+
+def validation_subsets(model_dirs: dict[str, Path], n_boot: int) -> dict:
+    """Macro-F1 / accuracy of every model on VAL_PARTS, and a paired bootstrap of each model against the first
+    where both were trained on the same dataset (else their validation rows differ and are not compared)."""
+    from mlnews.evaluate.metrics import macro_f1, paired_bootstrap
+
+    names = list(model_dirs)
+    preds = {n: read_predictions(d / "eval-validation") for n, d in model_dirs.items()}
+    origins = {ds: origins_of(ds) for ds in {dataset_of(d) for d in model_dirs.values()}}
+    out: dict = {"models": {}, "bootstrap": {}}
+    for n in names:
+        rows, orig = preds[n], origins[dataset_of(model_dirs[n])]
+        for part, keep in VAL_PARTS.items():
+            sel = [r for i, r in rows.items() if keep(r, orig.get(i))]
+            if sel:
+                y, p = [r["label"] for r in sel], [r["pred"] for r in sel]
+                out["models"].setdefault(n, {})[part] = {
+                    "macro_f1": macro_f1(y, p), "accuracy": sum(a == b for a, b in zip(y, p)) / len(y), "n": len(y)}
+    first = names[0]
+    for n in names[1:]:
+        if dataset_of(model_dirs[n]) != dataset_of(model_dirs[first]):
+            continue
+        orig = origins[dataset_of(model_dirs[first])]
+        for part, keep in VAL_PARTS.items():
+            ids = sorted(i for i, r in preds[first].items() if keep(r, orig.get(i)))
+            if ids and set(ids) <= set(preds[n]):
+                y = [preds[first][i]["label"] for i in ids]
+                res = paired_bootstrap(y, [preds[first][i]["pred"] for i in ids], [preds[n][i]["pred"] for i in ids],
+                                       n_boot=n_boot, seed=0)
+                out["bootstrap"].setdefault(n, {})[part] = res
+    return out
 
 
 def evaluate_sample(model_dir: Path) -> dict[str, dict]:
@@ -140,7 +208,7 @@ def subset_macro_f1(model_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
 
 def language_gaps(results: dict[str, dict]) -> list[str]:
     """Rows of "ru - uk" macro-F1 per model on every subset that has both languages."""
-    names = [n for n in results if n != "bootstrap"]
+    names = [n for n in results if n not in ("bootstrap", "validation_subsets")]
     per_lang: dict[str, list[dict]] = {
         f"test split, {part.replace('all test rows', 'all rows')}": [results[n]["test_subsets"].get(part, {})
                                                                      for n in names] for part in PARTS}
@@ -161,7 +229,7 @@ def language_gaps(results: dict[str, dict]) -> list[str]:
 
 
 def report(results: dict[str, dict]) -> str:
-    names = [n for n in results if n != "bootstrap"]
+    names = [n for n in results if n not in ("bootstrap", "validation_subsets")]
     head = "| set | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + f" | Δ macro-F1 vs {names[0]} |"
     sep = "|---|" + "---|" * (len(names) + 1)
 
@@ -187,6 +255,24 @@ def report(results: dict[str, dict]) -> str:
             lines.append(f"| {group} ({r['n']}) | {r['macro_f1_a']:.3f} / {r['acc_a']:.3f} | {r['macro_f1_b']:.3f} / {r['acc_b']:.3f} "
                          f"| {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, {r['high'] * 100:+.1f}] "
                          f"| {r['p_b_not_better']:.3f} |")
+    val = results.get("validation_subsets")
+    if val:
+        lines += ["", "### Validation split (what choices are made on; the Ukrainian publisher-labelled rows are the "
+                  "signal of `split.validation_signal`)", "",
+                  "| subset | " + " | ".join(f"{n} macro-F1 / acc (n)" for n in names) + " |", "|---|" + "---|" * len(names)]
+        for part in VAL_PARTS:
+            lines.append(f"| {part} | " + " | ".join(fmt(val["models"].get(n, {}).get(part)) for n in names) + " |")
+        for b_name, groups in val["bootstrap"].items():
+            lines += ["", f"Paired bootstrap on validation ({b_name} - {a}; {next(iter(groups.values()))['n_boot']} "
+                      "resamples):", "", "| subset (n) | Δ macro-F1 | 95% interval | share of resamples with no gain |",
+                      "|---|---|---|---|"]
+            for part, r in groups.items():
+                lines.append(f"| {part} ({r['n']}) | {r['delta'] * 100:+.1f} | [{r['low'] * 100:+.1f}, "
+                             f"{r['high'] * 100:+.1f}] | {r['p_b_not_better']:.3f} |")
+        skipped = [n for n in names[1:] if n not in val["bootstrap"]]
+        if skipped:
+            lines += ["", f"Not paired with {a} on validation (trained on another build, so other validation rows): "
+                      + ", ".join(skipped) + "."]
     lines += ["", "### Bundled sample (data/sample: original ru/uk texts, not in ../shared/data)", "", head, sep]
     for label in SAMPLE:
         ms = [results[n]["sample"].get(label) for n in names]
@@ -230,11 +316,12 @@ def main() -> None:
     results: dict[str, dict] = {}
     for name, model_dir in dirs.items():
         results[name] = {"wall_seconds": walls[name], "test": evaluate_test(model_dir), "sample": evaluate_sample(model_dir),
-                         "test_subsets": subset_macro_f1(model_dir)}
+                         "test_subsets": subset_macro_f1(model_dir), "validation": evaluate_validation(model_dir)}
     first = next(iter(dirs))
     boot = {n: bootstrap({first: dirs[first], n: d}, args.n_boot) for n, d in dirs.items() if n != first}
     if boot:
         results["bootstrap"] = boot
+    results["validation_subsets"] = validation_subsets(dirs, args.n_boot)
     md = report(results)
     print(md)
     if args.md:

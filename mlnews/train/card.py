@@ -227,6 +227,10 @@ def render_classifier_card(
                           ["teacher layers kept", ", ".join(str(i) for i in dist["layers_kept"])],
                           ["soft-label rows (labelled + unlabelled)", f"{dist['labelled_rows']:,} + {unl.get('kept', 0):,}"],
                           ["distillation temperature / alpha", f"{dist['temperature']} / {dist['alpha']}"]]
+        sent = dist.get("sentences")
+        if sent:
+            langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())
+            training_rows.append(["unlabelled body sentences (soft labels only)", f"{sent['added']:,} ({langs})"])
     params = training.get("parameters")
     if params:
         training_rows.append(["parameters (trainable / total)", f"{params['trainable']:,} / {params['total']:,}"])

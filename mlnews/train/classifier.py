@@ -274,11 +274,17 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
     """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100)."""
     from datasets import Dataset, concatenate_datasets
 
-    from mlnews.train.distill import UNLABELLED, teacher_logits, unlabelled_inputs
+    from mlnews.train.distill import UNLABELLED, sentence_inputs, teacher_logits, unlabelled_inputs
 
     d = cfg.distill
     teacher = ModelFolder.open(teacher_dir, task="classification").manifest
     extra_inputs, report = unlabelled_inputs(cfg, data, teacher.input.prefix) if d.unlabelled else ([], {})
+    sentences, sentence_report = [], None
+    if d.unlabelled_sentences:
+        sentences, sentence_report = sentence_inputs(cfg, data, teacher.input.prefix)
+        titles = set(extra_inputs)
+        extra_inputs = extra_inputs + [t for t in sentences if t not in titles]
+        sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
     texts = list(data.splits["train"].inputs) + extra_inputs
     logits = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
                             batch_size=cfg.train.eval_batch_size)
@@ -293,6 +299,8 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
     agree = float((logits[:n].argmax(1) == np.asarray(train_ds["label"][:n])).mean()) if n else 0.0
     report = {"labelled_rows": n, "unlabelled": report, "teacher_train_accuracy": round(agree, 4),
               "temperature": d.temperature, "alpha": d.alpha}
+    if sentence_report is not None:
+        report["sentences"] = sentence_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
              "the labelled rows %.3f)", n, len(extra_inputs), agree)
     return train_ds, report

@@ -248,8 +248,8 @@ class DistillSection:
     spaced, the top one kept; DistilBERT's initialisation) and learns from the teacher's soft labels
     (``temperature``) on the labelled training rows and, with ``unlabelled``, on the build's unlabelled
     article titles (its summarisation train split: the same groups as the classification train split, so
-    nothing of validation or test). ``alpha``: weight of the hard-label loss on labelled rows; the rest
-    is the soft-label loss.
+    nothing of validation or test) and, with ``unlabelled_sentences``, on up to that many body sentences of
+    those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
     """
 
     teacher: Optional[str] = None
@@ -258,6 +258,8 @@ class DistillSection:
     alpha: float = option(0.3, ge=0, le=1)
     unlabelled: bool = True
     max_unlabelled: Optional[int] = option(None, ge=1)
+    # body sentences of the training articles, each alone, as soft-label inputs (even across languages); 0 = off
+    unlabelled_sentences: int = option(0, ge=0)
 
     def switched_off(self) -> bool:
         """No teacher: no distillation (the section is left out of a dumped config)."""

@@ -8,6 +8,10 @@ on), optionally a shorter ``model.max_length``, trained on
   + ``(1 - alpha)`` x the soft-label loss;
 * the build's unlabelled article titles (``distill.unlabelled``; the summarisation train split, which
   shares its groups with the classification train split): the soft-label loss only.
+* with ``distill.unlabelled_sentences: N``, up to N body sentences of those same training articles, each
+  alone, as headline-sized inputs (TinyBERT's lesson: a student needs far more inputs than the labelled
+  set to copy its teacher; a sentence of a Ukrainian article is Ukrainian news text the labelled rows,
+  88 % of them tsn war coverage, do not cover): the soft-label loss only.
 
 The soft-label loss is ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et al.), with
 the teacher's logits computed once before training, on the teacher's own input length. Everything else
@@ -130,6 +134,62 @@ def unlabelled_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str
         keep = sorted(rng.choice(len(inputs), size=cap, replace=False).tolist())
         report["capped"] = len(inputs) - cap
         inputs = [inputs[i] for i in keep]
+    report["kept"] = len(inputs)
+    return inputs, report
+
+
+SENTENCE_WORDS = (4, 40)  # a body sentence shorter or longer (in words) is not headline-like: not used
+
+
+def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, Any]]:
+    """``distill.unlabelled_sentences``: body sentences of the build's summarisation train articles, each alone.
+
+    A seeded sample of at most N, shared evenly between the languages (one with fewer sentences leaves the
+    rest of its share to the others), so that the smaller language gets as many inputs as the larger one.
+    A wire-agency dateline, a sentence of fewer than 4 or more than 40 words, and one whose input equals a
+    labelled row's are not used (counted). Returns ``(inputs, report)``.
+    """
+    from datasets import load_from_disk
+
+    from mlnews.ingest.sentences import is_dateline, split_sentences
+
+    path = Path(data.dataset_dir) / "summarisation"
+    report: dict[str, Any] = {"articles": 0, "sentences": 0, "dateline": 0, "too_short_or_long": 0,
+                              "same_as_a_labelled_row": 0, "by_lang": {}, "kept": 0}
+    if not path.is_dir():
+        log.warning("distill.unlabelled_sentences: %s has no summarisation split; no sentences used", data.dataset_dir)
+        return [], report
+    try:
+        split = load_from_disk(str(path))[cfg.data.train_split]
+    except (KeyError, OSError, ValueError) as exc:
+        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
+    seen = set(data.splits["train"].inputs)
+    pools: dict[str, list[str]] = {}
+    lo, hi = SENTENCE_WORDS
+    for row in split:
+        report["articles"] += 1
+        for sentence in split_sentences(row.get("text") or ""):
+            report["sentences"] += 1
+            if is_dateline(sentence):
+                report["dateline"] += 1
+                continue
+            if not lo <= len(sentence.split()) <= hi:
+                report["too_short_or_long"] += 1
+                continue
+            text = compose_text(sentence, "", "", use_lead=False, body_chars=0, prefix=prefix)
+            if text in seen:
+                report["same_as_a_labelled_row"] += 1
+                continue
+            seen.add(text)
+            pools.setdefault(row.get("lang") or "unknown", []).append(text)
+    rng = np.random.default_rng(cfg.train.seed)
+    left, inputs = cfg.distill.unlabelled_sentences, []
+    for i, lang in enumerate(sorted(pools, key=lambda g: (len(pools[g]), g))):  # smallest pool first
+        share = min(len(pools[lang]), left // (len(pools) - i))
+        picked = sorted(rng.choice(len(pools[lang]), size=share, replace=False).tolist())
+        inputs += [pools[lang][j] for j in picked]
+        report["by_lang"][lang] = {"available": len(pools[lang]), "kept": share}
+        left -= share
     report["kept"] = len(inputs)
     return inputs, report
 
