@@ -97,22 +97,30 @@ def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, 
     return out
 
 
+def training_articles(cfg: "ClassifierConfig", data: "PreparedData", key: str, otherwise: str) -> Any:
+    """The build's summarisation train split (the same groups as the classification train split), or None with
+    a warning (``key``: ``otherwise``) when the build has none; an unreadable split is a one-line error."""
+    from datasets import load_from_disk
+
+    path = Path(data.dataset_dir) / "summarisation"
+    if not path.is_dir():
+        log.warning("%s: %s has no summarisation split; %s", key, data.dataset_dir, otherwise)
+        return None
+    try:
+        return load_from_disk(str(path))[cfg.data.train_split]
+    except (KeyError, OSError, ValueError) as exc:
+        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
+
+
 def unlabelled_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, int]]:
     """Composed inputs of the build's summarisation train articles that are not labelled training rows.
 
     Returns ``(inputs, report)``; the report counts what was read, kept and why the rest was not used.
     """
-    from datasets import load_from_disk
-
-    path = Path(data.dataset_dir) / "summarisation"
     report = {"read": 0, "kept": 0, "same_as_a_labelled_row": 0, "empty": 0, "capped": 0}
-    if not path.is_dir():
-        log.warning("distill.unlabelled: %s has no summarisation split; distilling on labelled rows only", data.dataset_dir)
+    split = training_articles(cfg, data, "distill.unlabelled", "distilling on labelled rows only")
+    if split is None:
         return [], report
-    try:
-        split = load_from_disk(str(path))[cfg.data.train_split]
-    except (KeyError, OSError, ValueError) as exc:
-        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
     seen = set(data.splits["train"].inputs)
     inputs: list[str] = []
     for row in split:
@@ -149,20 +157,13 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
     A wire-agency dateline, a sentence of fewer than 4 or more than 40 words, and one whose input equals a
     labelled row's are not used (counted). Returns ``(inputs, report)``.
     """
-    from datasets import load_from_disk
-
     from mlnews.ingest.sentences import is_dateline, split_sentences
 
-    path = Path(data.dataset_dir) / "summarisation"
     report: dict[str, Any] = {"articles": 0, "sentences": 0, "dateline": 0, "too_short_or_long": 0,
                               "same_as_a_labelled_row": 0, "by_lang": {}, "kept": 0}
-    if not path.is_dir():
-        log.warning("distill.unlabelled_sentences: %s has no summarisation split; no sentences used", data.dataset_dir)
+    split = training_articles(cfg, data, "distill.unlabelled_sentences", "no sentences used")
+    if split is None:
         return [], report
-    try:
-        split = load_from_disk(str(path))[cfg.data.train_split]
-    except (KeyError, OSError, ValueError) as exc:
-        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
     seen = set(data.splits["train"].inputs)
     pools: dict[str, list[str]] = {}
     lo, hi = SENTENCE_WORDS
