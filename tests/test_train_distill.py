@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from mlnews.config import from_dict
-from mlnews.errors import ConfigError
+from mlnews.errors import ConfigError, MlnewsError
 from mlnews.infer.classifier import Classifier
 from mlnews.train.classifier import train_from_config
 from mlnews.train.config import ClassifierConfig
-from mlnews.train.distill import kept_layers, soft_label_loss
+from mlnews.train.distill import hidden_state_loss, kept_layers, soft_label_loss
 from test_train_tinybert import build_tiny_bert, build_tiny_dataset, synthetic_rows
 
 TRAIN = {"batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5, "seed": 7, "eval_strategy": "steps",
@@ -78,6 +78,51 @@ def test_soft_label_loss_is_zero_when_student_matches_teacher_and_grows_with_the
     near = float(soft_label_loss(torch.tensor([[1.5, 0.0, -1.0]]), t, 2.0)[0])
     far = float(soft_label_loss(torch.tensor([[-2.0, 0.0, 1.0]]), t, 2.0)[0])
     assert 0 < near < far
+
+
+def test_hidden_state_loss_is_zero_for_parallel_states_and_grows_with_the_angle():
+    import torch
+
+    teacher = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # [rows, layers, hidden]
+    embeddings = torch.zeros(1, 3, 2)  # hidden_states[0] (the embedding output) is not compared
+    same = (embeddings, torch.tensor([[[3.0, 0.0]] * 3]), torch.tensor([[[0.0, 0.5]] * 3]))
+    assert float(hidden_state_loss(same, teacher)[0]) == pytest.approx(0.0, abs=1e-6)  # cos ignores scale
+    tilted = (embeddings, torch.tensor([[[1.0, 1.0]] * 3]), torch.tensor([[[0.0, 1.0]] * 3]))
+    opposite = (embeddings, torch.tensor([[[-1.0, 0.0]] * 3]), torch.tensor([[[0.0, 1.0]] * 3]))
+    assert 0 < float(hidden_state_loss(tilted, teacher)[0]) < float(hidden_state_loss(opposite, teacher)[0])
+    assert float(hidden_state_loss(opposite, teacher)[0]) == pytest.approx(2.0)  # (4 + 0) / 2 layers
+    with pytest.raises(MlnewsError, match="do not match the teacher's"):
+        hidden_state_loss((embeddings, torch.zeros(1, 3, 2)), teacher)
+
+
+def _cls_cosine(student_dir: Path, teacher_dir: Path, layers: list[int], texts: list[str]) -> float:
+    """Mean cosine between each student layer's [CLS] state and its teacher layer's, on ``texts``."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(teacher_dir)
+    enc = tok(texts, padding=True, truncation=True, max_length=24, return_tensors="pt")
+    with torch.no_grad():
+        s = AutoModelForSequenceClassification.from_pretrained(student_dir)(**enc, output_hidden_states=True)
+        t = AutoModelForSequenceClassification.from_pretrained(teacher_dir)(**enc, output_hidden_states=True)
+    cos = [torch.nn.functional.cosine_similarity(s.hidden_states[k + 1][:, 0], t.hidden_states[i + 1][:, 0], dim=-1)
+           for k, i in enumerate(layers)]
+    return float(torch.stack(cos).mean())
+
+
+def test_hidden_weight_pulls_the_student_states_towards_the_teacher_layers(tiny):
+    with_loss = train_from_config(student_cfg(tiny, hidden_weight=5.0), tiny["root"] / "student-h")
+    plain = tiny["root"] / "student"
+    if not (plain / "mlnews.json").is_file():
+        train_from_config(student_cfg(tiny), plain)
+    assert "[CLS] state loss weight" in (with_loss / "README.md").read_text(encoding="utf-8")
+    texts = [r["text"] for r in synthetic_rows(40, seed=17)]
+    near = _cls_cosine(with_loss, tiny["teacher"], [1], texts)
+    far = _cls_cosine(plain, tiny["teacher"], [1], texts)
+    assert near > far, (near, far)
+    teacher, student = Classifier.load(tiny["teacher"]), Classifier.load(with_loss)
+    agreement = np.mean([a["label"] == b["label"] for a, b in zip(teacher.predict(texts), student.predict(texts))])
+    assert agreement >= 0.75, agreement
 
 
 def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):

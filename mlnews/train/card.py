@@ -227,6 +227,8 @@ def render_classifier_card(
                           ["teacher layers kept", ", ".join(str(i) for i in dist["layers_kept"])],
                           ["soft-label rows (labelled + unlabelled)", f"{dist['labelled_rows']:,} + {unl.get('kept', 0):,}"],
                           ["distillation temperature / alpha", f"{dist['temperature']} / {dist['alpha']}"]]
+        if dist.get("hidden_weight"):
+            training_rows.append(["[CLS] state loss weight (Patient KD, per kept layer)", dist["hidden_weight"]])
         sent = dist.get("sentences")
         if sent:
             langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())

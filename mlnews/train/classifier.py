@@ -175,7 +175,7 @@ def train_transformer(
     eval_ds = to_dataset(data.splits["validation"])
     distill_report: dict[str, Any] | None = None
     if distill is not None:
-        train_ds, distill_report = _distill_dataset(cfg, data, train_ds, model_path, tokenizer)
+        train_ds, distill_report = _distill_dataset(cfg, data, train_ds, model_path, tokenizer, kept)
     if t.balance_languages:  # per-row weights replace the class weights (unlabelled distillation rows: 1, unused)
         split = data.splits["train"]
         rows = language_row_weights(t.class_weights, labels, split.labels, split.langs)
@@ -221,7 +221,7 @@ def train_transformer(
         compute_metrics=compute_metrics,
         callbacks=cbs,
         class_weights=weights,
-        distill=(distill.temperature, distill.alpha) if distill is not None else None,
+        distill=(distill.temperature, distill.alpha, distill.hidden_weight) if distill is not None else None,
     )
     attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     start = time.perf_counter()
@@ -270,7 +270,7 @@ def train_transformer(
 
 
 def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
-                     tokenizer: Any) -> tuple[Any, dict[str, Any]]:
+                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any]]:
     """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100)."""
     from datasets import Dataset, concatenate_datasets
 
@@ -286,19 +286,24 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
         extra_inputs = extra_inputs + [t for t in sentences if t not in titles]
         sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
     texts = list(data.splits["train"].inputs) + extra_inputs
-    logits = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
-                            batch_size=cfg.train.eval_batch_size)
+    logits, states = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
+                                    batch_size=cfg.train.eval_batch_size, layers=kept if d.hidden_weight else ())
     n = len(train_ds)
     train_ds = train_ds.add_column("teacher_logits", [row.tolist() for row in logits[:n]])
+    if states is not None:
+        train_ds = train_ds.add_column("teacher_states", [row.tolist() for row in states[:n]])
     if extra_inputs:
-        extra = Dataset.from_dict({"text": extra_inputs, "label": [UNLABELLED] * len(extra_inputs),
-                                   "teacher_logits": [row.tolist() for row in logits[n:]]})
+        columns = {"text": extra_inputs, "label": [UNLABELLED] * len(extra_inputs),
+                   "teacher_logits": [row.tolist() for row in logits[n:]]}
+        if states is not None:
+            columns["teacher_states"] = [row.tolist() for row in states[n:]]
+        extra = Dataset.from_dict(columns)
         extra = extra.map(lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.model.max_length),
                           batched=True, remove_columns=["text"])
         train_ds = concatenate_datasets([train_ds, extra.cast(train_ds.features)])
     agree = float((logits[:n].argmax(1) == np.asarray(train_ds["label"][:n])).mean()) if n else 0.0
     report = {"labelled_rows": n, "unlabelled": report, "teacher_train_accuracy": round(agree, 4),
-              "temperature": d.temperature, "alpha": d.alpha}
+              "temperature": d.temperature, "alpha": d.alpha, "hidden_weight": d.hidden_weight}
     if sentence_report is not None:
         report["sentences"] = sentence_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
@@ -315,10 +320,10 @@ def _weighted_trainer_cls():
         loss_is_scaled_for_ga = False  # our loss is a batch mean: let the Trainer divide by GA steps
 
         def __init__(self, *args: Any, class_weights: list[float] | None = None,
-                     distill: tuple[float, float] | None = None, **kwargs: Any) -> None:
+                     distill: tuple[float, float, float] | None = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._class_weights = class_weights
-            self._distill = distill  # (temperature, alpha) of mlnews.train.distill
+            self._distill = distill  # (temperature, alpha, hidden_weight) of mlnews.train.distill
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: D102
             import torch
@@ -326,7 +331,8 @@ def _weighted_trainer_cls():
             labels = inputs.pop("labels")
             teacher = inputs.pop("teacher_logits", None)  # training batches of a distillation run only
             row_weight = inputs.pop("loss_weight", None)  # training batches with train.balance_languages only
-            outputs = model(**inputs)
+            states = inputs.pop("teacher_states", None)  # distillation with distill.hidden_weight only
+            outputs = model(**inputs, **({"output_hidden_states": True} if states is not None else {}))
             logits = outputs.logits
             hard = labels.view(-1) >= 0  # unlabelled rows (-100) of a distillation run have soft labels only
             if hard.any():
@@ -345,9 +351,13 @@ def _weighted_trainer_cls():
             if teacher is not None and self._distill is not None:
                 from mlnews.train.distill import soft_label_loss
 
-                temperature, alpha = self._distill
+                temperature, alpha, hidden_weight = self._distill
                 soft = soft_label_loss(logits, teacher, temperature).mean()
                 loss = alpha * loss + (1 - alpha) * soft if hard.any() else soft
+                if states is not None and hidden_weight:
+                    from mlnews.train.distill import hidden_state_loss
+
+                    loss = loss + hidden_weight * hidden_state_loss(outputs.hidden_states, states).mean()
             return (loss, outputs) if return_outputs else loss
 
     return _WeightedTrainer

@@ -250,6 +250,9 @@ class DistillSection:
     article titles (its summarisation train split: the same groups as the classification train split, so
     nothing of validation or test) and, with ``unlabelled_sentences``, on up to that many body sentences of
     those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
+    ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
+    ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
+    of the two states; 0 = off).
     """
 
     teacher: Optional[str] = None
@@ -260,6 +263,8 @@ class DistillSection:
     max_unlabelled: Optional[int] = option(None, ge=1)
     # body sentences of the training articles, each alone, as soft-label inputs (even across languages); 0 = off
     unlabelled_sentences: int = option(0, ge=0)
+    # Patient-KD loss on the [CLS] state of every student layer against its teacher layer; 0 = off
+    hidden_weight: float = option(0.0, ge=0)
 
     def switched_off(self) -> bool:
         """No teacher: no distillation (the section is left out of a dumped config)."""

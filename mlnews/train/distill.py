@@ -14,7 +14,12 @@ on), optionally a shorter ``model.max_length``, trained on
   88 % of them tsn war coverage, do not cover): the soft-label loss only.
 
 The soft-label loss is ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et al.), with
-the teacher's logits computed once before training, on the teacher's own input length. Everything else
+the teacher's logits computed once before training, on the teacher's own input length. With
+``distill.hidden_weight`` the same teacher pass also keeps the first-token ([CLS]) state of every teacher
+layer the student copied, and every row adds ``hidden_weight x`` the mean over the student's layers of
+``2 - 2 cos(student layer k, teacher layer kept[k])`` (Patient KD, Sun et al. 2019, "PKD-skip"; the
+distance between the unit-length states): the student copies how its teacher builds the sentence
+representation, not only the final distribution. Everything else
 (checkpoints, ``--resume``, the time limit, best checkpoint by validation macro-F1, calibration, the
 model folder) is the transformer trainer's; a student folder is an ordinary ``kind: transformer``
 folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
@@ -78,23 +83,30 @@ def make_student(teacher_dir: Path, n_layers: int, **config_overrides: Any) -> t
     return model, kept
 
 
-def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 64) -> np.ndarray:
-    """The teacher's logits ``[n, n_labels]`` for composed, prefixed texts (length-sorted batches)."""
+def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 64,
+                   layers: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+    """The teacher's logits ``[n, n_labels]`` for composed, prefixed texts (length-sorted batches) and, for
+    ``layers`` (encoder layer indices), the first-token states of those layers ``[n, len(layers), hidden]``
+    (float32; None without ``layers``)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True).eval()
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    states = np.zeros((len(texts), len(layers), model.config.hidden_size), dtype=np.float32) if layers else None
     with torch.inference_mode(), StageProgress("mlnews train", summary=False) as progress:
         progress.start("teacher soft labels", total=len(texts))
         for idx in by_length(texts, batch_size):
             enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
                             return_tensors="pt")
-            out[idx] = model(**enc).logits.float().numpy()
+            result = model(**enc, output_hidden_states=states is not None)
+            out[idx] = result.logits.float().numpy()
+            if states is not None:  # hidden_states[0] is the embedding output, [i + 1] layer i's
+                states[idx] = torch.stack([result.hidden_states[i + 1][:, 0] for i in layers], 1).float().numpy()
             progress.advance("teacher soft labels", len(idx))
         progress.finish("teacher soft labels")
-    return out
+    return out, states
 
 
 def training_articles(cfg: "ClassifierConfig", data: "PreparedData", key: str, otherwise: str) -> Any:
@@ -193,6 +205,19 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
         left -= share
     report["kept"] = len(inputs)
     return inputs, report
+
+
+def hidden_state_loss(student_states: Sequence[Any], teacher: Any) -> Any:
+    """Per-row mean over layers of ``2 - 2 cos`` between student layer k's first-token state (``student_states``:
+    the model's ``hidden_states``, embedding output first) and ``teacher[:, k]`` (``[rows, layers, hidden]``)."""
+    import torch
+    import torch.nn.functional as F
+
+    student = torch.stack([h[:, 0] for h in student_states[1:]], 1)
+    if student.shape != teacher.shape:
+        raise MlnewsError(f"distill.hidden_weight: student states {tuple(student.shape)} do not match the "
+                          f"teacher's {tuple(teacher.shape)}")
+    return (2 - 2 * F.cosine_similarity(student, teacher.to(student.dtype), dim=-1)).mean(-1)
 
 
 def soft_label_loss(student: Any, teacher: Any, temperature: float) -> Any:
