@@ -112,9 +112,7 @@ def _cls_cosine(student_dir: Path, teacher_dir: Path, layers: list[int], texts: 
 
 def test_hidden_weight_pulls_the_student_states_towards_the_teacher_layers(tiny):
     with_loss = train_from_config(student_cfg(tiny, hidden_weight=5.0), tiny["root"] / "student-h")
-    plain = tiny["root"] / "student"
-    if not (plain / "mlnews.json").is_file():
-        train_from_config(student_cfg(tiny), plain)
+    plain = train_from_config(student_cfg(tiny), tiny["root"] / "student-plain")
     assert "[CLS] state loss weight" in (with_loss / "README.md").read_text(encoding="utf-8")
     texts = [r["text"] for r in synthetic_rows(40, seed=17)]
     near = _cls_cosine(with_loss, tiny["teacher"], [1], texts)
