@@ -111,7 +111,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[dict]]:
     cfg = work / "extractive.yaml"
     cfg.write_text(f"""
 task: summarisation
-data: {{path: "{data}", eval_max_examples: 40}}
+data: {{path: {data.name}, eval_max_examples: 40}}  # beside the config: the one path rule
 model: {{kind: extractive, name_or_path: "{enc}", vocab: corpus, max_length: 128, input_prefix: ""}}
 target: {{fields: [lead, title], default: lead, title_in_input: [lead], sentences: {{lead: 1, title: 1}}}}
 train: {{max_steps: 80, learning_rate: 2.0e-3, batch_size: 10, warmup_ratio: 0.0, logging_steps: 20,
@@ -173,7 +173,7 @@ def test_listwise_loss_with_position_buckets_learns(trained, tmp_path: Path):
     from mlnews.types import Article
 
     out, rows = trained
-    cfg = tmp_path / "c.yaml"
+    cfg = out.parent / "listwise.yaml"  # beside the data its relative data.path names
     cfg.write_text((out / "train_config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     model = train(cfg, tmp_path / "m", ["target.loss=listwise", "target.temperature=0.2", "model.position_buckets=8",
                                         "target.repeat={lead: 2}", "target.first_sentence_bonus=0"], resume=False)
@@ -193,7 +193,7 @@ def test_resume_continues_from_a_checkpoint(trained, tmp_path: Path):
     from mlnews.train.extractive import train
 
     out, _ = trained
-    cfg = tmp_path / "c.yaml"
+    cfg = out.parent / "resume.yaml"  # beside the data its relative data.path names
     text = (out / "train_config.yaml").read_text(encoding="utf-8")
     cfg.write_text(text, encoding="utf-8")
     first = tmp_path / "m"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from mlnews.config import config_file, resolve_path
 from mlnews.errors import ConfigError, InputError
 from mlnews.evaluate.rouge import rouge_n, tokenize
 from mlnews.ingest.sentences import is_dateline, split_sentences
@@ -221,7 +222,8 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     set_seed(cfg.train.seed)
 
     d = cfg.data
-    rows = article_rows(d.path, d.train_split, d.langs)
+    data_path = str(resolve_path(d.path, config_file(cfg)))  # the one path rule: config folder, CWD, repo root
+    rows = article_rows(data_path, d.train_split, d.langs)
     rows = [r for r in rows if r["text"].strip()]
     if not rows:
         raise InputError(f"{d.path}: split {d.train_split!r} has no article with a body")
@@ -287,12 +289,12 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     folder = ModelFolder(out_dir, manifest)  # evaluated before mlnews.json is written (last)
     from mlnews.evaluate.summariser import evaluate_summariser
 
-    calibration = _first_sentence_bonus(cfg, folder)
+    calibration = _first_sentence_bonus(cfg, folder, data_path)
     manifest.extra["extractive"]["first_sentence_bonus"] = {t: c["bonus"] for t, c in calibration.items()}
     folder = ModelFolder(out_dir, manifest)
 
     try:
-        metrics = evaluate_summariser(folder, d.path, d.test_split, None, max_examples=d.eval_max_examples, langs=d.langs)
+        metrics = evaluate_summariser(folder, data_path, d.test_split, None, max_examples=d.eval_max_examples, langs=d.langs)
     except InputError as exc:
         print(f"summariser: not evaluated: {exc}", flush=True)
         metrics = {"split": d.test_split, "n": 0, "not_evaluated": str(exc)}
@@ -306,7 +308,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     return out_dir
 
 
-def _first_sentence_bonus(cfg: SummariserConfig, folder) -> dict:
+def _first_sentence_bonus(cfg: SummariserConfig, folder, data_path: str) -> dict:
     """``{target: {"bonus", ...}}``: the configured bonus, or the one best on the validation split
     (``mlnews.evaluate.summariser.choose_first_sentence_bonus``)."""
     from mlnews.evaluate.summariser import choose_first_sentence_bonus
@@ -316,7 +318,7 @@ def _first_sentence_bonus(cfg: SummariserConfig, folder) -> dict:
         return {t: {"bonus": float(fixed), "chosen_on": "config"} for t in cfg.target.fields}
     d = cfg.data
     try:
-        found = choose_first_sentence_bonus(folder, d.path, d.validation_split, langs=d.langs)
+        found = choose_first_sentence_bonus(folder, data_path, d.validation_split, langs=d.langs)
     except InputError as exc:
         print(f"summariser: first-sentence bonus 0: {exc}", flush=True)
         return {t: {"bonus": 0.0, "chosen_on": f"nothing ({exc})"} for t in cfg.target.fields}
