@@ -86,7 +86,8 @@ def _forty_sentence_articles(rows: list[dict], n: int = 20) -> list:
 def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2000) -> list[str]:
     """Markdown: one or more trained extractive models (e.g. seeds of one config) beside lead-k / TextRank-k
     and the oracle, per target and language (R-1/R-2/R-L), the paired bootstrap interval of each model's
-    R-L gap to the best baseline, and the first model's inference time per 40-sentence article."""
+    R-L gap to the best baseline, and each model's inference time per 40-sentence article (its default
+    target). A folder is compared on the targets it has (e.g. a lead-only and a title-only model)."""
     import torch
 
     from mlnews.data.articles import article_rows
@@ -99,8 +100,8 @@ def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2
     rows = [r for r in article_rows(data, split) if r["text"].strip()]
     articles = _articles_from(rows)
     models = {folder: Summariser.load(folder) for folder in folders}
-    model = models[folders[0]]
-    targets = [t for t in ("lead", "title") if all(t in m.targets for m in models.values())]
+    targets = [t for t in ("lead", "title") if any(t in m.targets for m in models.values())]
+    having = {t: [f for f in folders if t in models[f].targets] for t in targets}  # a folder may have one head
     preds: dict[str, dict[str, list[str]]] = {}  # method -> target -> texts
     seconds: dict[str, float] = {}
     for name in BASELINES:
@@ -113,7 +114,7 @@ def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2
         preds[name] = {"lead": texts, "title": texts}
     for folder, m in models.items():
         preds[folder] = {}
-        for target in targets:
+        for target in [t for t in targets if folder in having[t]]:
             print(f"bench: {folder} target {target}", file=sys.stderr, flush=True)
             m.for_target(target).summarise_many(articles[:2])  # warm-up, not timed
             t0 = time.perf_counter()
@@ -143,7 +144,7 @@ def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2
             f"{lang} R-1 / R-2 / R-L (n)" for lang in ("ru", "uk", "all")) + " | ms/article |",
             "|---|---|---|---|---|"]
         per_method: dict[str, dict[str, list]] = {}
-        for name in list(BASELINES) + folders + ["oracle-1"]:
+        for name in list(BASELINES) + having[target] + ["oracle-1"]:
             texts = preds[name][target]
             pairs = {}
             cells = []
@@ -164,10 +165,10 @@ def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2
                        f"| {label} | " + " | ".join(cells) + " | – |")
         out.append("")
         for lang in ("ru", "uk", "all"):
-            if not per_method[folders[0]][lang]:
+            if not per_method[having[target][0]][lang]:
                 continue
             best = max(BASELINES, key=lambda b: sum(per_method[b][lang]))
-            for folder in folders:
+            for folder in having[target]:
                 bs = paired_bootstrap_mean(per_method[best][lang], per_method[folder][lang], n_boot=n_boot, seed=13)
                 gaps.append(f"| {target} | {lang} | `{folder}` | {bs['n']} | {best} | {bs['mean_a']:.1f} | {bs['mean_b']:.1f} | "
                             f"{bs['delta']:+.1f} | [{bs['low']:+.1f}, {bs['high']:+.1f}] | {bs['p_b_not_better']:.3f} |")
@@ -177,8 +178,9 @@ def extractive_report(folders: list[str], data: str, split: str, n_boot: int = 2
         out += ["", f"#### Inference time, {len(forty)} articles of 40 sentences (real sentences of the split run "
                 "together), 2 torch threads, median per article, `summarise` whole (split + language + scoring)", "",
                 "| method | ms / 40-sentence article |", "|---|---|"]
-        for name, s in (("lead-3", Summariser.load("lead-3")), ("textrank-3", Summariser.load("textrank-3")),
-                        (f"trained `{folders[0]}` ({model.target})", model)):
+        timed = [("lead-3", Summariser.load("lead-3")), ("textrank-3", Summariser.load("textrank-3"))]
+        timed += [(f"trained `{f}` ({m.target})", m) for f, m in models.items()]
+        for name, s in timed:
             _timing(s, forty[:2])  # warm-up
             out.append(f"| {name} | {_timing(s, forty) * 1000:.0f} |")
     return out
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extractive", action="append", default=[], metavar="DIR",
                     help="a trained extractive model folder (repeatable: e.g. seeds of one config): only the comparison "
                          "with lead-k / TextRank-k / the oracle, per target and language, with paired bootstrap "
-                         "intervals and the first folder's 40-sentence timing")
+                         "intervals and each folder's 40-sentence timing; a folder is compared on the targets it has")
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for --extractive")
     args = ap.parse_args(argv)
     if args.extractive:

@@ -33,14 +33,15 @@ def summarise_cmd(
     """Summarise one Russian or Ukrainian news article from its body (never the sidebar).
 
     Extractive methods (lead-k, TextRank) need nothing trained; a model folder written by
-    `mlnews train configs/summariser/e5_extractive.yaml` picks the article's best sentences with a
-    trained scorer (for the lead or the title), one from another summariser config generates an
-    abstractive summary or headline.
+    `mlnews train configs/summariser/e5_extractive.yaml` (standfirst) or `e5_extractive_title.yaml`
+    (headline) picks the article's best sentences with a trained scorer; one from a seq2seq summariser
+    config generates an abstractive summary or headline.
 
     Example:
         mlnews summarise ../shared/seed/000_d04839ea0ce42844.txt
         mlnews summarise page.html --model textrank --max-words 40 --json
-        mlnews summarise page.txt --model runs/extractive --target title --json
+        mlnews summarise page.txt --model runs/extractive --json
+        mlnews summarise page.txt --model runs/extractive-title
         cat article.txt | mlnews summarise - --model models/summariser-e5
     """
     import os
