@@ -117,3 +117,56 @@ def test_trigram_blocking_and_choice():
     assert choose(scores, sents, 2, None, skip=1) == [1, 2]  # dateline skipped, 3 blocked, article order
     assert choose(scores, sents, 2, None, blocking=False, skip=1) == [1, 3]
     assert choose(scores, sents, 3, 10, skip=1) == [1, 4]  # word budget: 7 + 2 words
+
+
+def test_an_ensemble_trains_each_member_on_its_own_loss_and_round_trips(tmp_path):
+    import torch
+    from transformers import BertConfig
+
+    from mlnews.models.sentence_scorer import SentenceScorer, collate_windows, encode_windows
+
+    cfg = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                     max_position_embeddings=64)
+    cfg.extractive_targets = ["lead"]
+    cfg.extractive_loss, cfg.extractive_temperature = "listwise", 0.1
+    cfg.extractive_position_buckets, cfg.extractive_members = 4, 3
+    torch.manual_seed(0)
+    model = SentenceScorer(cfg)
+    model.copy_encoder_to_members()
+    assert model.members == 3 and len(model.encoders()) == 3
+    assert all(torch.equal(model.bert.encoder.layer[0].output.dense.weight, e.encoder.layer[0].output.dense.weight)
+               for e in model.extra_encoders)  # the same encoder start ...
+    assert not torch.equal(model.heads.weight, model.extra_heads[0].weight)  # ... and heads of their own
+    a = encode_windows(_Tok(), ["а б в", "г д", "е"], max_length=64)[0]
+    batch = collate_windows([a], 1, labels=[[0.6, 0.1, 0.0]], targets=[0])
+    model.eval()
+    members = model.member_logits(**{k: v for k, v in batch.items() if k != "labels"})
+    assert members.shape == (3, 1, 3)
+    out = model(**batch)
+    assert torch.allclose(out["logits"], members.mean(0))
+    # the loss is the sum of the members' own losses: each member's head gets exactly its own gradient
+    out["loss"].backward()
+    g0 = model.extra_heads[0].weight.grad.clone()
+    model.zero_grad()
+    from mlnews.models.sentence_scorer import listwise_loss
+    mask = batch["labels"] != -100.0
+    listwise_loss(model.member_logits(**{k: v for k, v in batch.items() if k != "labels"})[1], batch["labels"],
+                  mask, 0.1).backward()
+    assert torch.allclose(model.extra_heads[0].weight.grad, g0)
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    again = SentenceScorer.from_pretrained(tmp_path, use_safetensors=True).eval()
+    assert again.members == 3
+    assert torch.allclose(again.member_logits(**{k: v for k, v in batch.items() if k != "labels"}), members)
+
+
+def test_combine_members_standardises_each_member_over_the_article():
+    from mlnews.models.sentence_scorer import combine_members
+
+    one = np.array([[3.0, 1.0, 2.0]])
+    assert np.array_equal(combine_members(one), one[0])  # a single model: its logits as they are
+    # member 2 ranks like member 1 but on a 100x scale: standardised, it does not outvote member 3
+    scores = np.array([[3.0, 1.0, 2.0], [300.0, 100.0, 200.0], [1.0, 3.0, 2.0]])
+    combined = combine_members(scores)
+    assert combined.shape == (3,) and int(np.argmax(combined)) == 0
+    assert np.allclose(combine_members(np.array([[1.0, 3.0, 2.0], [1.0, 3.0, 2.0]])), [-1.2247449, 1.2247449, 0.0])
+    assert np.allclose(combine_members(np.array([[2.0, 2.0], [1.0, 5.0]])), [-0.5, 0.5])  # a flat member adds 0
