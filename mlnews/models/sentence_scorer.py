@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertModel, BertPreTrainedModel
@@ -214,12 +215,10 @@ class SentenceScorer(BertPreTrainedModel):
         return out
 
 
-def combine_members(scores: "np.ndarray") -> "np.ndarray":
+def combine_members(scores: np.ndarray) -> np.ndarray:
     """One score per sentence of an article from ``[members, sentences]`` member logits: a single member's
     logits as they are; an ensemble's mean of each member's logits standardised over the article (members'
     logit scales differ; the listwise loss fixes none). Chosen on validation (docs/summariser.md)."""
-    import numpy as np
-
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape[0] == 1:
         return scores[0]
