@@ -72,8 +72,7 @@ def test_config_errors(tmp_path: Path):
                      ("target.repeat={lead: 0}", "target.repeat"),
                      ("target.temperature=0.5", "target.temperature"),  # listwise only; the loss is bce
                      ("target.first_sentence_bonus=-1", "target.first_sentence_bonus"),
-                     ("model.position_buckets=-1", "model.position_buckets"),
-                     ("model.members=0", "model.members")]:
+                     ("model.position_buckets=-1", "model.position_buckets")]:
         overrides = ["target.fields=[lead]", bad] if key == "target.default" else [bad]
         with pytest.raises(ConfigError, match=key.replace(".", "[.]")):
             load_summariser_config(path, overrides)
@@ -187,37 +186,6 @@ def test_listwise_loss_with_position_buckets_learns(trained, tmp_path: Path):
         assert hits >= 24, (target, hits)  # chance: 8 of 40
     card = (model / "README.md").read_text(encoding="utf-8")
     assert "listwise loss, softmax temperature 0.2" in card
-
-
-def test_an_ensemble_of_members_trains_saves_and_summarises(trained, tmp_path: Path):
-    """``model.members: 2`` through the real entry point: one folder, two scorers, both learn, and the
-    summariser averages them (the manifest and the card say so)."""
-    import numpy as np
-
-    from mlnews import Summariser
-    from mlnews.models.sentence_scorer import SentenceScorer
-    from mlnews.modelfolder import ModelFolder
-    from mlnews.train.extractive import train
-    from mlnews.types import Article
-
-    out, rows = trained
-    cfg = out.parent / "ensemble.yaml"  # beside the data its relative data.path names
-    cfg.write_text((out / "train_config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    model = train(cfg, tmp_path / "m", ["model.members=2", "target.fields=[lead]", "target.loss=listwise",
-                                        "model.position_buckets=4", "target.first_sentence_bonus=0"], resume=False)
-    assert ModelFolder.open(model, task="summarisation").manifest.extra["extractive"]["members"] == 2
-    assert "an ensemble of 2 such scorers" in (model / "README.md").read_text(encoding="utf-8")
-    scorer = SentenceScorer.from_pretrained(model, use_safetensors=True)
-    assert scorer.members == 2
-    # the members started from one encoder and trained apart (own heads, own dropout draws)
-    assert not np.allclose(scorer.heads.weight.detach().numpy(), scorer.extra_heads[0].weight.detach().numpy())
-    s = Summariser.load(model)
-    hits = 0
-    for r in rows:
-        summary = s.summarise(Article(title=r["title"], paragraphs=[r["text"]]))
-        assert len(summary.scores) == 5 and np.isclose(np.mean(summary.scores), 0, atol=1e-3)  # standardised
-        hits += summary.indices[0] == r["pos"]
-    assert hits >= 24, hits  # chance: 8 of 40
 
 
 def test_resume_continues_from_a_checkpoint(trained, tmp_path: Path):

@@ -48,24 +48,23 @@ def block_redundant(order: Sequence[int], sentences: Sequence[str]) -> list[int]
 
 def score_sentences(model, tokenizer, sentences: Sequence[str], *, target_id: int, title: str | None,
                     prefix: str, max_length: int, max_sentence_tokens: int) -> np.ndarray:
-    """One score per sentence (article order): the logit, or for an ensemble (``model.members`` > 1) the
-    members' article-standardised logits averaged (:func:`combine_members`); all windows in one batch."""
+    """One logit per sentence (article order); all windows of the article in one batch."""
     import torch
 
-    from mlnews.models.sentence_scorer import collate_windows, combine_members, encode_windows
+    from mlnews.models.sentence_scorer import collate_windows, encode_windows
 
     windows = encode_windows(tokenizer, sentences, title=title, prefix=prefix, max_length=max_length,
                              max_sentence_tokens=max_sentence_tokens)
+    scores = np.full(len(sentences), -np.inf)
     if not windows:
-        return np.full(len(sentences), -np.inf)
+        return scores
     batch = collate_windows(windows, tokenizer.pad_token_id, targets=[target_id] * len(windows))
     device = next(model.parameters()).device
     with torch.inference_mode():
-        logits = model.member_logits(**{k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
-    members = np.zeros((logits.shape[0], len(sentences)))
+        logits = model.sentence_logits(**{k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
     for b, w in enumerate(windows):
-        members[:, w.sentences] = logits[:, b, : len(w.sentences)]
-    return combine_members(members)
+        scores[w.sentences] = logits[b, : len(w.sentences)]
+    return scores
 
 
 def choose(scores: np.ndarray, sentences: Sequence[str], k: int, max_words: int | None,

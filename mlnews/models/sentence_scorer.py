@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from transformers import BertModel, BertPreTrainedModel
@@ -121,10 +120,7 @@ def collate_windows(windows: Sequence[Window], pad_id: int, labels: Sequence[Seq
 
 
 class SentenceScorer(BertPreTrainedModel):
-    """Encoder + one linear head per target over mean-pooled sentence vectors; with
-    ``extractive_members`` = K > 1, an ensemble of K such scorers (member 0 is ``bert``/``positions``/
-    ``heads``, the others ``extra_*``), trained together (each on its own loss) and combined at inference by
-    :func:`combine_members`."""
+    """Encoder + one linear head per target over mean-pooled sentence vectors."""
 
     def __init__(self, config):
         super().__init__(config)
@@ -133,99 +129,49 @@ class SentenceScorer(BertPreTrainedModel):
         config.extractive_loss = getattr(config, "extractive_loss", "bce")
         config.extractive_temperature = getattr(config, "extractive_temperature", None)  # set by the trainer
         config.extractive_position_buckets = int(getattr(config, "extractive_position_buckets", 0))
-        config.extractive_members = int(getattr(config, "extractive_members", 1) or 1)
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         buckets = config.extractive_position_buckets
         self.positions = nn.Embedding(buckets, config.hidden_size) if buckets else None
         self.heads = nn.Linear(config.hidden_size, len(targets))
-        extra = config.extractive_members - 1
-        self.extra_encoders = nn.ModuleList([BertModel(config, add_pooling_layer=False) for _ in range(extra)])
-        self.extra_positions = nn.ModuleList([nn.Embedding(buckets, config.hidden_size) for _ in range(extra)]) \
-            if buckets else None
-        self.extra_heads = nn.ModuleList([nn.Linear(config.hidden_size, len(targets)) for _ in range(extra)])
         self.post_init()
-        for emb in [self.positions, *(self.extra_positions or [])]:
-            if emb is not None:
-                nn.init.zeros_(emb.weight)  # starts as the plain scorer; learns the prior
-
-    @property
-    def members(self) -> int:
-        return self.config.extractive_members
-
-    def encoders(self) -> list[BertModel]:
-        """The members' encoders, member 0 first."""
-        return [self.bert, *self.extra_encoders]
-
-    def copy_encoder_to_members(self) -> None:
-        """Start every extra member's encoder from member 0's (the warm-started one); heads stay random."""
-        state = self.bert.state_dict()
-        for enc in self.extra_encoders:
-            enc.load_state_dict(state)
-
-    def member_logits(self, input_ids, attention_mask, token_type_ids, sent_ids, target_ids,
-                      sent_pos=None) -> torch.Tensor:
-        """Each member's logits, ``[members, batch, max sentences]`` (padded slots are -inf)."""
-        n_sent = int(sent_ids.max().item()) + 1 if sent_ids.numel() else 0
-        n_sent = max(n_sent, 1)
-        onehot = None
-        positions = [self.positions, *(self.extra_positions or [None] * len(self.extra_encoders))]
-        heads = [self.heads, *self.extra_heads]
-        out = []
-        for bert, pos_emb, head in zip(self.encoders(), positions, heads):
-            hidden = bert(input_ids=input_ids, attention_mask=attention_mask,
-                          token_type_ids=token_type_ids).last_hidden_state
-            if onehot is None:
-                onehot = (sent_ids.unsqueeze(1) == torch.arange(n_sent, device=sent_ids.device).view(1, -1, 1)
-                          ).to(hidden.dtype)
-                counts = onehot.sum(-1, keepdim=True)
-            pooled = onehot @ hidden / counts.clamp(min=1.0)  # [B, S, H]
-            if pos_emb is not None and sent_pos is not None:
-                pooled = pooled + pos_emb(sent_pos[:, :n_sent].clamp(max=pos_emb.num_embeddings - 1))
-            logits_all = head(self.dropout(pooled))  # [B, S, n_targets]
-            logits = logits_all.gather(-1, target_ids.view(-1, 1, 1).expand(-1, n_sent, 1)).squeeze(-1)
-            out.append(logits.masked_fill(counts.squeeze(-1) == 0, float("-inf")))
-        return torch.stack(out)
+        if self.positions is not None:
+            nn.init.zeros_(self.positions.weight)  # starts as the plain scorer; learns the prior
 
     def sentence_logits(self, input_ids, attention_mask, token_type_ids, sent_ids, target_ids,
                         sent_pos=None) -> torch.Tensor:
-        """Logits ``[batch, max sentences]`` (padded slots are -inf) for each window's target head; an
-        ensemble gives the mean of its members' logits (an article is scored by :func:`combine_members`)."""
-        return self.member_logits(input_ids, attention_mask, token_type_ids, sent_ids, target_ids, sent_pos).mean(0)
+        """Logits ``[batch, max sentences]`` (padded slots are -inf) for each window's target head."""
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                           token_type_ids=token_type_ids).last_hidden_state
+        n_sent = int(sent_ids.max().item()) + 1 if sent_ids.numel() else 0
+        n_sent = max(n_sent, 1)
+        onehot = (sent_ids.unsqueeze(1) == torch.arange(n_sent, device=sent_ids.device).view(1, -1, 1)).to(hidden.dtype)
+        counts = onehot.sum(-1, keepdim=True)
+        pooled = onehot @ hidden / counts.clamp(min=1.0)  # [B, S, H]
+        if self.positions is not None and sent_pos is not None:
+            pos = sent_pos[:, :n_sent].clamp(max=self.positions.num_embeddings - 1)
+            pooled = pooled + self.positions(pos)
+        logits_all = self.heads(self.dropout(pooled))  # [B, S, n_targets]
+        logits = logits_all.gather(-1, target_ids.view(-1, 1, 1).expand(-1, n_sent, 1)).squeeze(-1)
+        return logits.masked_fill(counts.squeeze(-1) == 0, float("-inf"))
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, sent_ids=None, target_ids=None,
                 labels=None, sent_pos=None, **kwargs):
         if target_ids is None:
             target_ids = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
-        members = self.member_logits(input_ids, attention_mask, token_type_ids, sent_ids, target_ids, sent_pos)
-        out = {"logits": members.mean(0)}
+        logits = self.sentence_logits(input_ids, attention_mask, token_type_ids, sent_ids, target_ids, sent_pos)
+        out = {"logits": logits}
         if labels is not None:
-            n = members.shape[-1]
-            labels = labels[:, :n]
-            if labels.shape[1] < n:
-                pad = torch.full((labels.shape[0], n - labels.shape[1]), IGNORE, device=labels.device)
+            labels = labels[:, : logits.shape[1]]
+            if labels.shape[1] < logits.shape[1]:
+                pad = torch.full((labels.shape[0], logits.shape[1] - labels.shape[1]), IGNORE, device=labels.device)
                 labels = torch.cat([labels, pad], 1)
             mask = labels != IGNORE
-            # the sum: every member gets the gradient of its own loss, as if trained alone
             if self.config.extractive_loss == "listwise":
-                out["loss"] = sum(listwise_loss(m, labels, mask, self.config.extractive_temperature) for m in members)
+                out["loss"] = listwise_loss(logits, labels, mask, self.config.extractive_temperature)
             else:
-                out["loss"] = sum(nn.functional.binary_cross_entropy_with_logits(m[mask], labels[mask])
-                                  for m in members)
+                out["loss"] = nn.functional.binary_cross_entropy_with_logits(logits[mask], labels[mask])
         return out
-
-
-def combine_members(scores: np.ndarray) -> np.ndarray:
-    """One score per sentence of an article from ``[members, sentences]`` member logits: a single member's
-    logits as they are; an ensemble's mean of each member's logits standardised over the article (members'
-    logit scales differ; the listwise loss fixes none). Chosen on validation (docs/summariser.md)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape[0] == 1:
-        return scores[0]
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
-    z = np.divide(scores - mean, std, out=np.zeros_like(scores), where=std > 0)
-    return z.mean(axis=0)
 
 
 def listwise_loss(logits: torch.Tensor, gains: torch.Tensor, mask: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -350,9 +350,6 @@ class SummModelSection:
     # a learned vector per sentence position in the article (0 .. N-1; later sentences share the last one),
     # added to each sentence vector: an explicit position prior that windows after the first lack; 0 = off
     position_buckets: int = option(0, ge=0, kinds=EXTRACTIVE)
-    # an ensemble of N scorers, each starting from the same encoder with its own random head, trained together
-    # (each on its own loss) and averaged at inference (article-standardised logits); costs N x compute
-    members: int = option(1, ge=1, kinds=EXTRACTIVE)
 
 
 @dataclass

@@ -171,17 +171,14 @@ def build_scorer(enc: Path, cfg: SummariserConfig):
     mcfg.extractive_loss = cfg.target.loss
     mcfg.extractive_temperature = cfg.target.temperature
     mcfg.extractive_position_buckets = cfg.model.position_buckets
-    mcfg.extractive_members = cfg.model.members
     if cfg.model.layers is not None:
         mcfg.num_hidden_layers = min(cfg.model.layers, mcfg.num_hidden_layers)
     with quiet_transformers():  # the heads are new by design; the upper layers are dropped on purpose
         model = SentenceScorer.from_pretrained(enc, config=mcfg)
-    model.copy_encoder_to_members()  # every member starts from the warm-started encoder
-    for bert in model.encoders():
-        if cfg.model.freeze_embeddings:
-            bert.embeddings.requires_grad_(False)
-        for layer in bert.encoder.layer[: cfg.model.freeze_layers]:
-            layer.requires_grad_(False)
+    if cfg.model.freeze_embeddings:
+        model.bert.embeddings.requires_grad_(False)
+    for layer in model.bert.encoder.layer[: cfg.model.freeze_layers]:
+        layer.requires_grad_(False)
     return model
 
 
@@ -190,7 +187,7 @@ def _optimizer(model, cfg: SummariserConfig):
     pretrained encoder needs to move) and the encoder at ``train.learning_rate``; the Trainer adds the schedule."""
     import torch
 
-    new = ("heads.", "positions.", "extra_heads.", "extra_positions.")
+    new = ("heads.", "positions.")
     heads = [p for n, p in model.named_parameters() if n.startswith(new) and p.requires_grad]
     encoder = [p for n, p in model.named_parameters() if not n.startswith(new) and p.requires_grad]
     head_lr = cfg.model.head_learning_rate or cfg.train.learning_rate
@@ -287,7 +284,6 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
             "sentences": {f: int(cfg.target.sentences.get(f, 1)) for f in cfg.target.fields},
             "blocking": cfg.target.blocking,
             "max_sentence_tokens": cfg.model.max_sentence_tokens,
-            "members": cfg.model.members,
         },
     )
     folder = ModelFolder(out_dir, manifest)  # evaluated before mlnews.json is written (last)
@@ -357,8 +353,6 @@ def write_card(out_dir: Path, cfg: SummariserConfig, base: str, metrics: dict) -
         description=cfg.description or "(no description in the config)",
         targets=", ".join(tgt.fields), default=tgt.default, base=base,
         layers=cfg.model.layers or "all", max_length=cfg.model.max_length, input=inputs,
-        ensemble=(f"; an ensemble of {cfg.model.members} such scorers trained together, averaged "
-                  "(article-standardised logits)" if cfg.model.members > 1 else ""),
         labels=(f"greedy ROUGE-1+2 oracle against each target (mlnews razdel ROUGE), up to {tgt.oracle_max_sentences} "
                 "sentences; per-sentence binary loss" if tgt.loss == "bce" else
                 "each sentence's own (ROUGE-1 + ROUGE-2 F1) / 2 against each target (mlnews razdel ROUGE); listwise "
