@@ -117,3 +117,25 @@ def test_trigram_blocking_and_choice():
     assert choose(scores, sents, 2, None, skip=1) == [1, 2]  # dateline skipped, 3 blocked, article order
     assert choose(scores, sents, 2, None, blocking=False, skip=1) == [1, 3]
     assert choose(scores, sents, 3, 10, skip=1) == [1, 4]  # word budget: 7 + 2 words
+
+
+def test_textrank_blend_moves_the_choice_towards_the_central_sentence():
+    from mlnews.infer.extractive import centrality, textrank
+    from mlnews.infer.extractive_model import blend, choose, standardised
+
+    sents = ["МОСКВА, 1 дек - РИА Новости.", "Погода в столице будет тёплой.",
+             "Правительство утвердило новый бюджет страны на следующий год.",
+             "Бюджет страны на следующий год вырос, сообщило правительство.",
+             "Депутаты обсудят новый бюджет страны в декабре."]
+    c = centrality(sents[1:])
+    assert c.shape == (4,) and int(np.argmax(c)) != 0  # the weather sentence shares no word with the others
+    assert textrank(sents[1:], k=1) == [int(np.argmax(c))]  # TextRank ranks by the same centrality
+    logits = np.array([0.0, 2.0, 1.0, 0.5, 0.2])  # the model prefers the weather sentence
+    assert choose(logits, sents, 1, None, skip=1) == [1]
+    assert np.array_equal(blend(logits, sents, 1, 0.0), logits)  # weight 0: the logits as they are
+    mixed = blend(logits, sents, 1, 4.0)
+    assert np.isneginf(mixed[0]) and np.allclose(mixed[1:], standardised(logits[1:]) + 4.0 * standardised(c))
+    assert choose(logits, sents, 1, None, skip=1, textrank_weight=4.0) == [1 + int(np.argmax(c))]
+    # the bonus is added after the blend, on its scale
+    assert choose(logits, sents, 1, None, skip=1, textrank_weight=4.0, first_bonus=100.0) == [1]
+    assert np.array_equal(standardised(np.array([3.0, 3.0])), [0.0, 0.0])

@@ -72,6 +72,7 @@ def test_config_errors(tmp_path: Path):
                      ("target.repeat={lead: 0}", "target.repeat"),
                      ("target.temperature=0.5", "target.temperature"),  # listwise only; the loss is bce
                      ("target.first_sentence_bonus=-1", "target.first_sentence_bonus"),
+                     ("target.textrank_weight=-0.5", "target.textrank_weight"),
                      ("model.position_buckets=-1", "model.position_buckets")]:
         overrides = ["target.fields=[lead]", bad] if key == "target.default" else [bad]
         with pytest.raises(ConfigError, match=key.replace(".", "[.]")):
@@ -153,16 +154,20 @@ def test_model_folder_contract(trained):
     assert set(metrics["by_target"]) == {"lead", "title"}
     for m in metrics["by_target"].values():
         assert {"rouge1", "rouge2", "rougeL", "chrf", "per_lang"} <= set(m) and m["n"] == 40
-    # the first-sentence bonus was chosen per target on the validation split and is what inference uses
-    bonus = folder.manifest.extra["extractive"]["first_sentence_bonus"]
-    assert set(bonus) == {"lead", "title"}
-    for target, chosen in metrics["first_sentence_bonus"].items():
-        assert chosen["chosen_on"] == "validation" and chosen["n"] == 5 and len(chosen["rougeL"]) == 5
-        best = max(chosen["rougeL"], key=lambda b: (chosen["rougeL"][b], -float(b)))  # JSON keys are strings
-        assert bonus[target] == chosen["bonus"] == float(best)
+    # the TextRank weight and the first-sentence bonus were chosen per target on the validation split, jointly,
+    # and are what inference uses
+    ext = folder.manifest.extra["extractive"]
+    assert set(ext["first_sentence_bonus"]) == set(ext["textrank_weight"]) == {"lead", "title"}
+    for target, chosen in metrics["selection"].items():
+        assert chosen["chosen_on"] == "validation" and chosen["n"] == 5
+        grid = {float(w): {float(b): r for b, r in row.items()} for w, row in chosen["grid"].items()}  # JSON keys
+        assert sorted(grid) == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0] and all(len(row) == 5 for row in grid.values())
+        best = max(((w, b) for w in grid for b in grid[w]), key=lambda wb: (grid[wb[0]][wb[1]], -wb[0], -wb[1]))
+        assert (ext["textrank_weight"][target], ext["first_sentence_bonus"][target]) == \
+            (chosen["textrank_weight"], chosen["bonus"]) == best
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "extractive" in card and "| title | all | 40 |" in card and "$" not in card.split("## Training config")[0]
-    assert "first-sentence bonus lead: " in card and "per-sentence binary loss" in card
+    assert "first-sentence bonus lead: " in card and "TextRank weight lead: " in card and "per-sentence binary loss" in card
 
 
 def test_listwise_loss_with_position_buckets_learns(trained, tmp_path: Path):
@@ -176,12 +181,13 @@ def test_listwise_loss_with_position_buckets_learns(trained, tmp_path: Path):
     cfg = out.parent / "listwise.yaml"  # beside the data its relative data.path names
     cfg.write_text((out / "train_config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     model = train(cfg, tmp_path / "m", ["target.loss=listwise", "target.temperature=0.2", "model.position_buckets=8",
-                                        "target.repeat={lead: 2}", "target.first_sentence_bonus=0"], resume=False)
+                                        "target.repeat={lead: 2}", "target.first_sentence_bonus=0",
+                                        "target.textrank_weight=0"], resume=False)
     hist = json.loads((model / "train_history.json").read_text(encoding="utf-8"))
     assert hist["examples"]["lead"]["examples"] == 30  # 30 articles; repeated twice in the epoch, counted once
     for target in ("title", "lead"):
         s = Summariser.load(model, target=target)
-        assert s.first_bonus == 0.0
+        assert s.first_bonus == 0.0 and s.textrank_weight == 0.0
         hits = sum(s.summarise(Article(title=r["title"], paragraphs=[r["text"]])).indices[0] == r["pos"] for r in rows)
         assert hits >= 24, (target, hits)  # chance: 8 of 40
     card = (model / "README.md").read_text(encoding="utf-8")

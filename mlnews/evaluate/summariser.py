@@ -109,17 +109,22 @@ def evaluate_summariser(model: str | Path | ModelFolder, data: str, split: str, 
 
 
 FIRST_BONUS_GRID = (0.0, 0.5, 1.0, 2.0, 4.0)
+TEXTRANK_WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def choose_first_sentence_bonus(folder: ModelFolder, data: str, split: str, *, langs: list[str] | None = None,
-                                grid: tuple[float, ...] = FIRST_BONUS_GRID) -> dict:
-    """Per target of a trained extractive folder: the bonus (added to the first pickable sentence's logit)
-    with the best mean ROUGE-L on ``split`` (ties: the smaller one). Sentences are scored once per target.
+def choose_selection(folder: ModelFolder, data: str, split: str, *, langs: list[str] | None = None,
+                     bonus_grid: tuple[float, ...] = FIRST_BONUS_GRID,
+                     weight_grid: tuple[float, ...] = TEXTRANK_WEIGHT_GRID) -> dict:
+    """Per target of a trained extractive folder: the TextRank weight and the first-sentence bonus
+    (:func:`mlnews.infer.extractive_model.choose`) with the best mean ROUGE-L on ``split``; ties go to the
+    smaller weight, then the smaller bonus (the simpler selection). Sentences are scored, and their TextRank
+    centrality computed, once per target and article.
 
-    Returns ``{target: {"bonus", "n", "rougeL": {bonus: R-L %}}}``; a target without a reference in the
-    split gets bonus 0 and ``n`` 0.
+    Returns ``{target: {"textrank_weight", "bonus", "n", "rougeL": {bonus: R-L % at the chosen weight},
+    "grid": {weight: {bonus: R-L %}}}}``; a target without a reference in the split gets 0 and 0, ``n`` 0.
     """
     from mlnews.evaluate.rouge import rouge_l, tokenize
+    from mlnews.infer.extractive import centrality
 
     summariser = Summariser.from_folder(folder)
     rows = [r for r in article_rows(data, split, langs) if r["text"].strip()]
@@ -129,12 +134,21 @@ def choose_first_sentence_bonus(folder: ModelFolder, data: str, split: str, *, l
         keep = [r for r in rows if r[target].strip()]
         items = [Article(title=r["title"], paragraphs=[r["text"]]) for r in keep]
         scored = [(sents, skip, scores) for _, _, sents, _, _, skip, scores in model.scored(items)]
+        central = [centrality(sents[skip:]) if any(weight_grid) else None for sents, skip, _ in scored]
         refs = [tokenize(r[target]) for r in keep]
-        by_bonus = {}
-        for bonus in grid:
-            vals = [rouge_l(tokenize(" ".join(sents[i] for i in model.pick(scores, sents, skip, first_bonus=bonus))), ref)
-                    for (sents, skip, scores), ref in zip(scored, refs)]
-            by_bonus[bonus] = round(100 * sum(vals) / len(vals), 2) if vals else 0.0
-        best = max(grid, key=lambda b: (by_bonus[b], -b)) if keep else 0.0
-        out[target] = {"bonus": best, "n": len(keep), "rougeL": by_bonus}
+        grid: dict[float, dict[float, float]] = {}
+        for weight in weight_grid:
+            grid[weight] = {}
+            for bonus in bonus_grid:
+                vals = [rouge_l(tokenize(" ".join(sents[i] for i in model.pick(
+                            scores, sents, skip, first_bonus=bonus, textrank_weight=weight, centrality=c))), ref)
+                        for (sents, skip, scores), c, ref in zip(scored, central, refs)]
+                grid[weight][bonus] = round(100 * sum(vals) / len(vals), 2) if vals else 0.0
+        if keep:
+            weight, bonus = max(((w, b) for w in weight_grid for b in bonus_grid),
+                                key=lambda wb: (grid[wb[0]][wb[1]], -wb[0], -wb[1]))
+        else:
+            weight, bonus = 0.0, 0.0
+        out[target] = {"textrank_weight": weight, "bonus": bonus, "n": len(keep),
+                       "rougeL": dict(grid.get(weight, {})), "grid": grid}
     return out

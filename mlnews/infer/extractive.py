@@ -5,7 +5,7 @@ an optional word budget ``max_words``:
 
 * :func:`lead` takes the first sentences while they fit (news puts the point first);
 * :func:`textrank` ranks sentences by PageRank over a sentence-similarity graph (Mihalcea & Tarau,
-  2004) and takes the best-ranked ones that fit. Similarity is the cosine of TF-IDF vectors
+  2004; :func:`centrality`) and takes the best-ranked ones that fit. Similarity is the cosine of TF-IDF vectors
   (words lowercased and cut to their first ``stem_chars`` letters, a cheap stand-in for Russian
   and Ukrainian stemming) or of sentence embeddings from a callable (the packaged e5 encoder).
 
@@ -103,6 +103,17 @@ def pagerank(sim: np.ndarray, damping: float = 0.85, iters: int = 100, tol: floa
     return scores
 
 
+def centrality(sentences: Sequence[str], *, embed: Embedder | None = None, stem_chars: int = 6,
+               damping: float = 0.85) -> np.ndarray:
+    """TextRank's score of every sentence: PageRank over the sentence-similarity graph (TF-IDF cosine, or the
+    embeddings of ``embed``); one sentence scores 1."""
+    n = len(sentences)
+    if n <= 1:
+        return np.ones(n)
+    sim = embedding_similarity(sentences, embed) if embed is not None else tfidf_similarity(sentences, stem_chars)
+    return pagerank(sim, damping=damping)
+
+
 def textrank(
     sentences: Sequence[str],
     k: int | None = 3,
@@ -116,7 +127,6 @@ def textrank(
     n = len(sentences)
     if n <= 1:
         return list(range(n))
-    sim = embedding_similarity(sentences, embed) if embed is not None else tfidf_similarity(sentences, stem_chars)
-    scores = pagerank(sim, damping=damping)
+    scores = centrality(sentences, embed=embed, stem_chars=stem_chars, damping=damping)
     order = sorted(range(n), key=lambda i: (-round(float(scores[i]), 12), i))
     return select(order, sentences, k, max_words)

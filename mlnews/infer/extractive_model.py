@@ -67,10 +67,37 @@ def score_sentences(model, tokenizer, sentences: Sequence[str], *, target_id: in
     return scores
 
 
+def standardised(x: np.ndarray) -> np.ndarray:
+    """``(x - mean) / std`` (all zeros when ``x`` is constant)."""
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std() if len(x) else 0.0
+    return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
+
+
+def blend(scores: np.ndarray, sentences: Sequence[str], skip: int, textrank_weight: float,
+          centrality: np.ndarray | None = None) -> np.ndarray:
+    """The scores a selection ranks by: the model's logits, or with ``textrank_weight`` > 0 the standardised
+    logits plus ``textrank_weight`` times the standardised TextRank centrality (:func:`mlnews.infer.extractive.
+    centrality`, over the pickable sentences from ``skip``; earlier ones get -inf). ``centrality`` may be
+    given precomputed (one value per pickable sentence)."""
+    if not textrank_weight or len(scores) - skip < 1:
+        return np.asarray(scores, dtype=np.float64)
+    from mlnews.infer.extractive import centrality as textrank_centrality
+
+    if centrality is None:
+        centrality = textrank_centrality(list(sentences[skip:]))
+    out = np.full(len(scores), -np.inf)
+    out[skip:] = standardised(np.asarray(scores[skip:])) + textrank_weight * standardised(centrality)
+    return out
+
+
 def choose(scores: np.ndarray, sentences: Sequence[str], k: int, max_words: int | None,
-           blocking: bool = True, skip: int = 0, first_bonus: float = 0.0) -> list[int]:
-    """Indices (ascending) of up to ``k`` best-scored sentences from ``skip`` on, redundancy blocked;
-    ``first_bonus`` is added to the first pickable sentence's score (the lead prior, chosen on validation)."""
+           blocking: bool = True, skip: int = 0, first_bonus: float = 0.0, textrank_weight: float = 0.0,
+           centrality: np.ndarray | None = None) -> list[int]:
+    """Indices (ascending) of up to ``k`` best-scored sentences from ``skip`` on, redundancy blocked.
+    With ``textrank_weight`` the scores are first blended with TextRank (:func:`blend`); ``first_bonus`` is
+    then added to the first pickable sentence's score (the lead prior). Both are chosen on validation."""
+    scores = blend(scores, sentences, skip, textrank_weight, centrality)
     if first_bonus and skip < len(scores):
         scores = scores.copy()
         scores[skip] += first_bonus
@@ -115,6 +142,7 @@ class TrainedExtractiveSummariser(Summariser):
         self.k = int(self._ext.get("sentences", {}).get(target, 1))
         self.title_in_input = bool(self._ext.get("title_in_input", {}).get(target, False))
         self.first_bonus = float(self._ext.get("first_sentence_bonus", {}).get(target, 0.0))
+        self.textrank_weight = float(self._ext.get("textrank_weight", {}).get(target, 0.0))
         self.method = f"extractive:{self.model_dir.resolve().name}:{target}"
 
     def for_target(self, target: str) -> "TrainedExtractiveSummariser":
@@ -137,10 +165,14 @@ class TrainedExtractiveSummariser(Summariser):
             yield item, t0, sents, lang, notes, skip, scores
 
     def pick(self, scores: np.ndarray, sentences: Sequence[str], skip: int, max_words: int | None = None,
-             first_bonus: float | None = None) -> list[int]:
-        """The summary's sentence indices for these scores (``first_bonus`` defaults to the folder's)."""
+             first_bonus: float | None = None, textrank_weight: float | None = None,
+             centrality: np.ndarray | None = None) -> list[int]:
+        """The summary's sentence indices for these scores (``first_bonus`` and ``textrank_weight`` default to
+        the folder's; ``centrality``: the pickable sentences' TextRank scores, if already computed)."""
         bonus = self.first_bonus if first_bonus is None else first_bonus
-        return choose(scores, sentences, self.k, max_words, blocking=self.blocking, skip=skip, first_bonus=bonus)
+        weight = self.textrank_weight if textrank_weight is None else textrank_weight
+        return choose(scores, sentences, self.k, max_words, blocking=self.blocking, skip=skip, first_bonus=bonus,
+                      textrank_weight=weight, centrality=centrality)
 
     def summarise_many(self, items: Sequence[str | Article], max_words: int | None = None) -> list[Summary]:
         out = []

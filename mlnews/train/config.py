@@ -372,6 +372,10 @@ class TargetSection:
     # added to the first pickable sentence's logit at inference (news puts the point first): null = chosen per
     # target on the validation split from 0, 0.5, 1, 2, 4 (best mean ROUGE-L); a number = that, for every target
     first_sentence_bonus: Optional[float] = option(None, ge=0, kinds=EXTRACTIVE)
+    # blend the model with TextRank at inference: standardised logits + weight x standardised TextRank centrality
+    # (PageRank over the article's TF-IDF sentence graph); null = chosen per target on the validation split,
+    # jointly with a null first_sentence_bonus, from 0, 0.25, 0.5, 1, 2, 4; 0 = the model alone
+    textrank_weight: Optional[float] = option(None, ge=0, kinds=EXTRACTIVE)
     # bce: per-sentence binary loss on the greedy oracle; listwise: cross-entropy between the softmax of the
     # window's sentence scores and softmax(gain / temperature), gain = (ROUGE-1 + ROUGE-2 F1) / 2 of each
     # sentence alone (every sentence gets a graded label, the best one the most)

@@ -289,8 +289,9 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     folder = ModelFolder(out_dir, manifest)  # evaluated before mlnews.json is written (last)
     from mlnews.evaluate.summariser import evaluate_summariser
 
-    calibration = _first_sentence_bonus(cfg, folder, data_path)
-    manifest.extra["extractive"]["first_sentence_bonus"] = {t: c["bonus"] for t, c in calibration.items()}
+    selection = _selection(cfg, folder, data_path)
+    manifest.extra["extractive"]["first_sentence_bonus"] = {t: c["bonus"] for t, c in selection.items()}
+    manifest.extra["extractive"]["textrank_weight"] = {t: c["textrank_weight"] for t, c in selection.items()}
     folder = ModelFolder(out_dir, manifest)
 
     try:
@@ -299,7 +300,7 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
         print(f"summariser: not evaluated: {exc}", flush=True)
         metrics = {"split": d.test_split, "n": 0, "not_evaluated": str(exc)}
     metrics["training"] = {k: v for k, v in history.items() if k != "log"}
-    metrics["first_sentence_bonus"] = calibration
+    metrics["selection"] = selection
     write_json(folder.file(METRICS), metrics)
     write_card(out_dir, cfg, base, metrics)
     if not t.keep_checkpoints:
@@ -308,24 +309,30 @@ def train(config_path: Path, out_dir: Path, overrides: list[str], resume: bool) 
     return out_dir
 
 
-def _first_sentence_bonus(cfg: SummariserConfig, folder, data_path: str) -> dict:
-    """``{target: {"bonus", ...}}``: the configured bonus, or the one best on the validation split
-    (``mlnews.evaluate.summariser.choose_first_sentence_bonus``)."""
-    from mlnews.evaluate.summariser import choose_first_sentence_bonus
+def _selection(cfg: SummariserConfig, folder, data_path: str) -> dict:
+    """``{target: {"textrank_weight", "bonus", ...}}``: the configured values, or the ones best on the
+    validation split (``mlnews.evaluate.summariser.choose_selection``; a configured value is a grid of one)."""
+    from mlnews.evaluate.summariser import FIRST_BONUS_GRID, TEXTRANK_WEIGHT_GRID, choose_selection
 
-    fixed = cfg.target.first_sentence_bonus
-    if fixed is not None:
-        return {t: {"bonus": float(fixed), "chosen_on": "config"} for t in cfg.target.fields}
+    tgt = cfg.target
+    if tgt.first_sentence_bonus is not None and tgt.textrank_weight is not None:
+        return {t: {"textrank_weight": float(tgt.textrank_weight), "bonus": float(tgt.first_sentence_bonus),
+                    "chosen_on": "config"} for t in tgt.fields}
+    bonuses = FIRST_BONUS_GRID if tgt.first_sentence_bonus is None else (float(tgt.first_sentence_bonus),)
+    weights = TEXTRANK_WEIGHT_GRID if tgt.textrank_weight is None else (float(tgt.textrank_weight),)
     d = cfg.data
     try:
-        found = choose_first_sentence_bonus(folder, data_path, d.validation_split, langs=d.langs)
+        found = choose_selection(folder, data_path, d.validation_split, langs=d.langs, bonus_grid=bonuses,
+                                 weight_grid=weights)
     except InputError as exc:
-        print(f"summariser: first-sentence bonus 0: {exc}", flush=True)
-        return {t: {"bonus": 0.0, "chosen_on": f"nothing ({exc})"} for t in cfg.target.fields}
+        print(f"summariser: TextRank weight {weights[0]:g}, first-sentence bonus {bonuses[0]:g}: {exc}", flush=True)
+        return {t: {"textrank_weight": weights[0], "bonus": bonuses[0], "chosen_on": f"nothing ({exc})"}
+                for t in tgt.fields}
     for target, c in found.items():
-        grid = ", ".join(f"{b:g}: {r:.1f}" for b, r in c["rougeL"].items())
-        print(f"summariser: {target}: first-sentence bonus {c['bonus']:g} (validation ROUGE-L by bonus, "
-              f"n={c['n']}: {grid})", flush=True)
+        rows = "; ".join(f"weight {w:g}: " + ", ".join(f"{r:.1f}" for r in by_b.values()) for w, by_b in c["grid"].items())
+        print(f"summariser: {target}: TextRank weight {c['textrank_weight']:g}, first-sentence bonus {c['bonus']:g} "
+              f"(validation ROUGE-L, n={c['n']}, bonus {', '.join(f'{b:g}' for b in bonuses)} per weight: {rows})",
+              flush=True)
         c["chosen_on"] = d.validation_split
     return found
 
@@ -357,7 +364,8 @@ def write_card(out_dir: Path, cfg: SummariserConfig, base: str, metrics: dict) -
                 "sentences; per-sentence binary loss" if tgt.loss == "bce" else
                 "each sentence's own (ROUGE-1 + ROUGE-2 F1) / 2 against each target (mlnews razdel ROUGE); listwise "
                 f"loss, softmax temperature {tgt.temperature:g}"),
-        bonus=", ".join(f"{t}: {c.get('bonus', 0):g}" for t, c in metrics.get("first_sentence_bonus", {}).items())
+        bonus=", ".join(f"{t}: {c.get('bonus', 0):g}" for t, c in metrics.get("selection", {}).items()) or "none",
+        textrank=", ".join(f"{t}: {c.get('textrank_weight', 0):g}" for t, c in metrics.get("selection", {}).items())
         or "none",
         sentences=", ".join(f"{f}: {tgt.sentences.get(f, 1)}" for f in tgt.fields), blocking=tgt.blocking,
         data=cfg.data.path, train_articles=tr.get("train_articles", "?"),
