@@ -142,7 +142,9 @@ class PieceEncoder:
         return list(self._index), self._flat.copy(), self._indptr.copy()
 
     def _add_words(self, words: list[str]) -> None:
-        encs = self._words.encode_batch(words, add_special_tokens=False)
+        # encode_batch_fast (tokenizers >= 0.20) skips the offsets: 3x faster on a batch of new words, same ids
+        encode = getattr(self._words, "encode_batch_fast", None) or self._words.encode_batch
+        encs = encode(words, add_special_tokens=False)
         lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
         new_flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encs), dtype=np.int64, count=int(lens.sum()))
         base = len(self._index)
