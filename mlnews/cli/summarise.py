@@ -34,8 +34,9 @@ def summarise_cmd(
 
     Extractive methods (lead-k, TextRank) need nothing trained; a model folder written by
     `mlnews train configs/summariser/e5_extractive.yaml` (standfirst) or `e5_extractive_title.yaml`
-    (headline) picks the article's best sentences with a trained scorer; one from a seq2seq summariser
-    config generates an abstractive summary or headline.
+    (headline) picks the article's best sentences with a trained scorer (the lead model blends its scores
+    with TextRank's, by a weight chosen on validation and stored in the folder); one from a seq2seq
+    summariser config generates an abstractive summary or headline.
 
     Example:
         mlnews summarise ../shared/seed/000_d04839ea0ce42844.txt
