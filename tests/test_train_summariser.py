@@ -26,15 +26,32 @@ def _examples() -> list[dict]:
 
 
 def _tiny_unigram_tokenizer(texts: list[str], out: Path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    import math
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tk = Tokenizer(models.Unigram())
-    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    # The vocabulary is built here, not by UnigramTrainer, whose result differs per process (two processes,
+    # two vocabularies): "<s> <pad> </s> <unk>", "▁" and every character, then the corpus words ("▁word",
+    # the most frequent first) up to 400 pieces; a piece's score is its log relative frequency, so a known
+    # word is one piece and anything else falls back to characters.
+    pre = pre_tokenizers.Metaspace()
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word, _ in pre.pre_tokenize_str(text):
+            counts[word] = counts.get(word, 0) + 1
+    chars: dict[str, int] = {}
+    for word, n in counts.items():
+        for c in word:
+            chars[c] = chars.get(c, 0) + n
+    total = sum(counts.values()) + sum(chars.values())
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(c, math.log(chars[c] / total) - 10.0) for c in sorted(chars)]  # characters: the fallback
+    words = [w for w in sorted(counts, key=lambda w: (-counts[w], w)) if len(w) > 1 and w not in chars]
+    vocab += [(w, math.log(counts[w] / total)) for w in words[: max(0, 400 - len(vocab))]]
+    tk = Tokenizer(models.Unigram(vocab, unk_id=3))
+    tk.pre_tokenizer = pre
     tk.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
-                                      unk_token="<unk>")
-    tk.train_from_iterator(texts, trainer)
     tk.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
