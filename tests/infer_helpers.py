@@ -60,6 +60,24 @@ def _manifest(kind: str, labels: list[str] | None = None, **extra) -> dict:
     return man
 
 
+def wordpiece_vocabulary(tok, corpus: list[str], specials: list[str], vocab_size: int):
+    """A WordPiece model for ``tok`` (its normaliser and pre-tokenizer set), built without a trainer: the specials,
+    every character alone and as a ``##`` continuation, then the corpus words, the most frequent first, up to
+    ``vocab_size`` pieces. ``WordPieceTrainer`` breaks ties in Rust hash-map order, which differs per process, so
+    each test run got another tokenizer (and another tiny model); this one is the same every time."""
+    from tokenizers import models
+
+    counts: dict[str, int] = {}
+    for text in corpus:
+        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text)):
+            counts[word] = counts.get(word, 0) + 1
+    chars = sorted({c for w in counts for c in w})
+    pieces = list(specials) + chars + ["##" + c for c in chars]
+    words = [w for w in sorted(counts, key=lambda w: (-counts[w], w)) if len(w) > 1]
+    pieces += words[: max(0, vocab_size - len(pieces))]
+    return models.WordPiece(vocab={p: i for i, p in enumerate(pieces)}, unk_token="[UNK]")
+
+
 def tiny_transformer_dir(path: Path, seed: int = 0, train_steps: int = 80) -> Path:
     """A 2-layer BERT classifier folder (save_pretrained + tokenizer + mlnews.json).
 
@@ -74,6 +92,8 @@ def tiny_transformer_dir(path: Path, seed: int = 0, train_steps: int = 80) -> Pa
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    # WordPieceTrainer, not wordpiece_vocabulary: the tests of this folder need its shared subword pieces
+    # (whole-word pieces: 60 of 90 headlines learnt, against the 0.8 floor); its tie order varies per process
     trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials)
     corpus = [t for t, _ in labelled_headlines()] * 3
     tok.train_from_iterator(corpus, trainer=trainer)

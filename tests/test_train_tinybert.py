@@ -65,9 +65,10 @@ def build_tiny_dataset(path: Path, n_train: int = 90, n_eval: int = 30, labels: 
 
 
 def build_tiny_bert(path: Path, vocab_size: int = 300, hidden: int = 64) -> Path:
-    """A random 2-layer BertModel + WordPiece tokenizer trained on the synthetic vocabulary."""
+    """A random 2-layer BertModel + a WordPiece tokenizer of the synthetic vocabulary (built, not trained)."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from infer_helpers import wordpiece_vocabulary
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     path.mkdir(parents=True, exist_ok=True)
@@ -76,18 +77,7 @@ def build_tiny_bert(path: Path, vocab_size: int = 300, hidden: int = 64) -> Path
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     corpus = [r["text"] + " " + r["body"] for r in synthetic_rows(300, seed=9)]
-    # The vocabulary is built here, not by WordPieceTrainer: the trainer breaks ties in Rust hash-map order,
-    # which differs per process, so every test run got another tokenizer (and another model). Every
-    # character (alone and as "##" continuation) + the corpus words, the most frequent first, up to vocab_size.
-    counts: dict[str, int] = {}
-    for text in corpus:
-        for word, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text)):
-            counts[word] = counts.get(word, 0) + 1
-    chars = sorted({c for w in counts for c in w})
-    pieces = specials + chars + ["##" + c for c in chars]
-    words = [w for w in sorted(counts, key=lambda w: (-counts[w], w)) if len(w) > 1]
-    pieces += words[: max(0, vocab_size - len(pieces))]
-    tok.model = models.WordPiece(vocab={p: i for i, p in enumerate(pieces)}, unk_token="[UNK]")
+    tok.model = wordpiece_vocabulary(tok, corpus, specials, vocab_size)  # the same in every process
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
