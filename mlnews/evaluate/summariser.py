@@ -120,8 +120,8 @@ def choose_selection(folder: ModelFolder, data: str, split: str, *, langs: list[
     smaller weight, then the smaller bonus (the simpler selection). Sentences are scored, and their TextRank
     centrality computed, once per target and article.
 
-    Returns ``{target: {"textrank_weight", "bonus", "n", "rougeL": {bonus: R-L % at the chosen weight},
-    "grid": {weight: {bonus: R-L %}}}}``; a target without a reference in the split gets 0 and 0, ``n`` 0.
+    Returns ``{target: {"textrank_weight", "bonus", "n", "grid": {weight: {bonus: R-L %}}}}``; a target without
+    a reference in the split gets 0 and 0, ``n`` 0.
     """
     from mlnews.evaluate.rouge import rouge_l, tokenize
     from mlnews.infer.extractive import centrality
@@ -149,6 +149,5 @@ def choose_selection(folder: ModelFolder, data: str, split: str, *, langs: list[
                                 key=lambda wb: (grid[wb[0]][wb[1]], -wb[0], -wb[1]))
         else:
             weight, bonus = 0.0, 0.0
-        out[target] = {"textrank_weight": weight, "bonus": bonus, "n": len(keep),
-                       "rougeL": dict(grid.get(weight, {})), "grid": grid}
+        out[target] = {"textrank_weight": weight, "bonus": bonus, "n": len(keep), "grid": grid}
     return out
