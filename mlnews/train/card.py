@@ -228,7 +228,11 @@ def render_classifier_card(
                           ["soft-label rows (labelled + unlabelled)", f"{dist['labelled_rows']:,} + {unl.get('kept', 0):,}"],
                           ["distillation temperature / alpha", f"{dist['temperature']} / {dist['alpha']}"]]
         if dist.get("hidden_weight"):
-            training_rows.append(["[CLS] state loss weight (Patient KD, per kept layer)", dist["hidden_weight"]])
+            if dist.get("hidden_tokens") == "all":
+                training_rows.append(["hidden-state loss weight (every shared token, per kept layer)",
+                                      dist["hidden_weight"]])
+            else:
+                training_rows.append(["[CLS] state loss weight (Patient KD, per kept layer)", dist["hidden_weight"]])
         sent = dist.get("sentences")
         if sent:
             langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())

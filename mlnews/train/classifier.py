@@ -174,8 +174,10 @@ def train_transformer(
     train_ds = to_dataset(data.splits["train"])
     eval_ds = to_dataset(data.splits["validation"])
     distill_report: dict[str, Any] | None = None
+    teacher_states = None
     if distill is not None:
-        train_ds, distill_report = _distill_dataset(cfg, data, train_ds, model_path, tokenizer, kept)
+        train_ds, distill_report, teacher_states = _distill_dataset(cfg, data, train_ds, model_path, tokenizer,
+                                                                    kept)
     if t.balance_languages:  # per-row weights replace the class weights (unlabelled distillation rows: 1, unused)
         split = data.splits["train"]
         rows = language_row_weights(t.class_weights, labels, split.labels, split.langs)
@@ -222,6 +224,7 @@ def train_transformer(
         callbacks=cbs,
         class_weights=weights,
         distill=(distill.temperature, distill.alpha, distill.hidden_weight) if distill is not None else None,
+        teacher_states=teacher_states,
     )
     attach(trainer, out_dir)  # progress on stderr; TensorBoard events in OUT/runs
     start = time.perf_counter()
@@ -270,8 +273,10 @@ def train_transformer(
 
 
 def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
-                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any]]:
-    """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100)."""
+                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any], Any]:
+    """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100), its
+    report, and the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
+    ``distill.hidden_weight``), which the training set's ``distill_row`` column indexes."""
     from datasets import Dataset, concatenate_datasets
 
     from mlnews.train.distill import UNLABELLED, sentence_inputs, teacher_logits, unlabelled_inputs
@@ -287,28 +292,30 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
         sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
     texts = list(data.splits["train"].inputs) + extra_inputs
     logits, states = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
-                                    batch_size=cfg.train.eval_batch_size, layers=kept if d.hidden_weight else ())
+                                    batch_size=cfg.train.eval_batch_size, layers=kept if d.hidden_weight else (),
+                                    token_length=cfg.model.max_length if d.hidden_tokens == "all" else None)
     n = len(train_ds)
     train_ds = train_ds.add_column("teacher_logits", [row.tolist() for row in logits[:n]])
-    if states is not None:
-        train_ds = train_ds.add_column("teacher_states", [row.tolist() for row in states[:n]])
+    if states is not None:  # the states stay in one array; a row's index points into it (mlnews.train.distill)
+        train_ds = train_ds.add_column("distill_row", list(range(n)))
     if extra_inputs:
         columns = {"text": extra_inputs, "label": [UNLABELLED] * len(extra_inputs),
                    "teacher_logits": [row.tolist() for row in logits[n:]]}
         if states is not None:
-            columns["teacher_states"] = [row.tolist() for row in states[n:]]
+            columns["distill_row"] = list(range(n, n + len(extra_inputs)))
         extra = Dataset.from_dict(columns)
         extra = extra.map(lambda b: tokenizer(b["text"], truncation=True, max_length=cfg.model.max_length),
                           batched=True, remove_columns=["text"])
         train_ds = concatenate_datasets([train_ds, extra.cast(train_ds.features)])
     agree = float((logits[:n].argmax(1) == np.asarray(train_ds["label"][:n])).mean()) if n else 0.0
     report = {"labelled_rows": n, "unlabelled": report, "teacher_train_accuracy": round(agree, 4),
-              "temperature": d.temperature, "alpha": d.alpha, "hidden_weight": d.hidden_weight}
+              "temperature": d.temperature, "alpha": d.alpha, "hidden_weight": d.hidden_weight,
+              **({"hidden_tokens": d.hidden_tokens} if d.hidden_weight else {})}
     if sentence_report is not None:
         report["sentences"] = sentence_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
              "the labelled rows %.3f)", n, len(extra_inputs), agree)
-    return train_ds, report
+    return train_ds, report, states
 
 
 def _weighted_trainer_cls():
@@ -320,10 +327,12 @@ def _weighted_trainer_cls():
         loss_is_scaled_for_ga = False  # our loss is a batch mean: let the Trainer divide by GA steps
 
         def __init__(self, *args: Any, class_weights: list[float] | None = None,
-                     distill: tuple[float, float, float] | None = None, **kwargs: Any) -> None:
+                     distill: tuple[float, float, float] | None = None, teacher_states: Any = None,
+                     **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._class_weights = class_weights
             self._distill = distill  # (temperature, alpha, hidden_weight) of mlnews.train.distill
+            self._teacher_states = teacher_states  # mlnews.train.distill.TeacherStates, indexed by distill_row
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: D102
             import torch
@@ -331,7 +340,12 @@ def _weighted_trainer_cls():
             labels = inputs.pop("labels")
             teacher = inputs.pop("teacher_logits", None)  # training batches of a distillation run only
             row_weight = inputs.pop("loss_weight", None)  # training batches with train.balance_languages only
-            states = inputs.pop("teacher_states", None)  # distillation with distill.hidden_weight only
+            rows = inputs.pop("distill_row", None)  # distillation with distill.hidden_weight only
+            states = mask = None
+            if rows is not None and self._teacher_states is not None:
+                states, mask = self._teacher_states.batch(rows, inputs["input_ids"], inputs["attention_mask"])
+                states = states.to(model.device)
+                mask = mask.to(model.device) if mask is not None else None
             outputs = model(**inputs, **({"output_hidden_states": True} if states is not None else {}))
             logits = outputs.logits
             hard = labels.view(-1) >= 0  # unlabelled rows (-100) of a distillation run have soft labels only
@@ -357,7 +371,7 @@ def _weighted_trainer_cls():
                 if states is not None and hidden_weight:
                     from mlnews.train.distill import hidden_state_loss
 
-                    loss = loss + hidden_weight * hidden_state_loss(outputs.hidden_states, states).mean()
+                    loss = loss + hidden_weight * hidden_state_loss(outputs.hidden_states, states, mask).mean()
             return (loss, outputs) if return_outputs else loss
 
     return _WeightedTrainer

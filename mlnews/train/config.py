@@ -252,7 +252,8 @@ class DistillSection:
     those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
     ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
     ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
-    of the two states; 0 = off).
+    of the two states; 0 = off). ``hidden_tokens``: ``first`` compares those first-token states; ``all`` every
+    token position the student and teacher inputs share (TinyBERT's hidden-state loss).
     """
 
     teacher: Optional[str] = None
@@ -263,8 +264,10 @@ class DistillSection:
     max_unlabelled: Optional[int] = option(None, ge=1)
     # body sentences of the training articles, each alone, as soft-label inputs (even across languages); 0 = off
     unlabelled_sentences: int = option(0, ge=0)
-    # Patient-KD loss on the [CLS] state of every student layer against its teacher layer; 0 = off
+    # hidden-state loss of every student layer against its teacher layer (hidden_tokens: which states); 0 = off
     hidden_weight: float = option(0.0, ge=0)
+    # which states hidden_weight compares: the first token's (PKD) or every shared token position's (TinyBERT)
+    hidden_tokens: Literal["first", "all"] = "first"
 
     def switched_off(self) -> bool:
         """No teacher: no distillation (the section is left out of a dumped config)."""
@@ -276,6 +279,9 @@ class DistillSection:
         if given_keys(self) and not self.teacher:
             raise ConfigError(f"{_key(prefix, 'teacher')}: required for distillation (a fine-tuned transformer "
                               "classifier folder); remove the distill section to train without a teacher")
+        if "hidden_tokens" in given_keys(self) and not self.hidden_weight:
+            raise ConfigError(f"{_key(prefix, 'hidden_tokens')}: only read with distill.hidden_weight > 0 (the "
+                              "hidden-state loss it configures is off); set hidden_weight or remove hidden_tokens")
 
 
 @dataclass

@@ -15,11 +15,15 @@ on), optionally a shorter ``model.max_length``, trained on
 
 The soft-label loss is ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et al.), with
 the teacher's logits computed once before training, on the teacher's own input length. With
-``distill.hidden_weight`` the same teacher pass also keeps the first-token ([CLS]) state of every teacher
-layer the student copied, and every row adds ``hidden_weight x`` the mean over the student's layers of
-``2 - 2 cos(student layer k, teacher layer kept[k])`` (Patient KD, Sun et al. 2019, "PKD-skip"; the
-distance between the unit-length states): the student copies how its teacher builds the sentence
-representation, not only the final distribution. Everything else
+``distill.hidden_weight`` the same teacher pass also keeps the states of every teacher layer the student
+copied, and every row adds ``hidden_weight x`` the mean over the student's layers of
+``2 - 2 cos(student layer k, teacher layer kept[k])`` (the distance between the unit-length states): the
+student copies how its teacher builds the sentence representation, not only the final distribution.
+``distill.hidden_tokens: first`` compares the first-token ([CLS]) states (Patient KD, Sun et al. 2019,
+"PKD-skip"); ``all`` compares every token position the two inputs share (TinyBERT's hidden-state loss,
+Jiao et al. 2020, with a cosine instead of a mean squared error, since the widths are equal). The states
+are kept in one array beside the training set (a row index column points into it), not as dataset
+columns, so a batch costs a gather, not the collation of nested lists. Everything else
 (checkpoints, ``--resume``, the time limit, best checkpoint by validation macro-F1, calibration, the
 model folder) is the transformer trainer's; a student folder is an ordinary ``kind: transformer``
 folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
@@ -28,6 +32,7 @@ folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -83,27 +88,71 @@ def make_student(teacher_dir: Path, n_layers: int, **config_overrides: Any) -> t
     return model, kept
 
 
+@dataclass
+class TeacherStates:
+    """The teacher's hidden states of the layers the student copied, one row per training input.
+
+    ``first``: ``states`` is ``[n, layers, hidden]`` float32, the first-token states, and ``ids`` is None.
+    ``all``: ``states`` is ``[n, layers, length, hidden]`` float16 (``length``: the student's
+    ``model.max_length``) and ``ids`` ``[n, length]`` the teacher's token ids at those positions (-1 past its
+    input), so that a position is compared only where the student reads the same token (a student input
+    cut shorter than its teacher's ends in ``</s>`` where the teacher still reads a word).
+    """
+
+    states: np.ndarray
+    ids: np.ndarray | None = None
+
+    def batch(self, rows: Any, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
+        """The teacher states of ``rows`` (a tensor of row indices) as a tensor, and the mask of the positions
+        to compare (``[rows, positions]``; None for first-token states)."""
+        import torch
+
+        index = rows.view(-1).cpu().numpy()
+        states = torch.from_numpy(self.states[index].astype(np.float32))
+        if self.ids is None:
+            return states, None
+        width = input_ids.shape[1]
+        states = states[:, :, :width]
+        ids = torch.from_numpy(self.ids[index, :width].astype(np.int64)).to(input_ids.device)
+        mask = attention_mask.bool() & (input_ids == ids)
+        return states, mask
+
+
 def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 64,
-                   layers: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+                   layers: Sequence[int] = (), token_length: int | None = None
+                   ) -> tuple[np.ndarray, TeacherStates | None]:
     """The teacher's logits ``[n, n_labels]`` for composed, prefixed texts (length-sorted batches) and, for
-    ``layers`` (encoder layer indices), the first-token states of those layers ``[n, len(layers), hidden]``
-    (float32; None without ``layers``)."""
+    ``layers`` (encoder layer indices), their :class:`TeacherStates` (None without ``layers``): first-token
+    states, or with ``token_length`` the states of every position below it."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True).eval()
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    states = np.zeros((len(texts), len(layers), model.config.hidden_size), dtype=np.float32) if layers else None
+    n, hidden = len(texts), model.config.hidden_size
+    out = np.zeros((n, model.config.num_labels), dtype=np.float32)
+    states: TeacherStates | None = None
+    if layers and token_length:
+        states = TeacherStates(np.zeros((n, len(layers), token_length, hidden), dtype=np.float16),
+                               np.full((n, token_length), -1, dtype=np.int32))
+    elif layers:
+        states = TeacherStates(np.zeros((n, len(layers), hidden), dtype=np.float32))
     with torch.inference_mode(), StageProgress("mlnews train", summary=False) as progress:
-        progress.start("teacher soft labels", total=len(texts))
+        progress.start("teacher soft labels", total=n)
         for idx in by_length(texts, batch_size):
             enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
                             return_tensors="pt")
             result = model(**enc, output_hidden_states=states is not None)
             out[idx] = result.logits.float().numpy()
             if states is not None:  # hidden_states[0] is the embedding output, [i + 1] layer i's
-                states[idx] = torch.stack([result.hidden_states[i + 1][:, 0] for i in layers], 1).float().numpy()
+                kept = torch.stack([result.hidden_states[i + 1] for i in layers], 1)  # [rows, layers, len, hidden]
+                if states.ids is None:
+                    states.states[idx] = kept[:, :, 0].float().numpy()
+                else:
+                    width = min(token_length, kept.shape[2])
+                    states.states[idx, :, :width] = kept[:, :, :width].numpy().astype(np.float16)
+                    ids = enc["input_ids"][:, :width].masked_fill(enc["attention_mask"][:, :width] == 0, -1)
+                    states.ids[idx, :width] = ids.numpy().astype(np.int32)
             progress.advance("teacher soft labels", len(idx))
         progress.finish("teacher soft labels")
     return out, states
@@ -207,17 +256,30 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
     return inputs, report
 
 
-def hidden_state_loss(student_states: Sequence[Any], teacher: Any) -> Any:
-    """Per-row mean over layers of ``2 - 2 cos`` between student layer k's first-token state (``student_states``:
-    the model's ``hidden_states``, embedding output first) and ``teacher[:, k]`` (``[rows, layers, hidden]``)."""
+def hidden_state_loss(student_states: Sequence[Any], teacher: Any, mask: Any = None) -> Any:
+    """Per-row mean over layers of ``2 - 2 cos`` between the student's layer states (``student_states``: the
+    model's ``hidden_states``, embedding output first) and the teacher's.
+
+    ``teacher`` ``[rows, layers, hidden]`` (``mask`` None): student layer k's first-token state against
+    ``teacher[:, k]``. ``teacher`` ``[rows, layers, positions, hidden]`` with ``mask`` ``[rows, positions]``:
+    every masked-in position, averaged per row (a row with no such position adds 0).
+    """
     import torch
     import torch.nn.functional as F
 
-    student = torch.stack([h[:, 0] for h in student_states[1:]], 1)
+    if mask is None:
+        student = torch.stack([h[:, 0] for h in student_states[1:]], 1)
+    else:
+        student = torch.stack(list(student_states[1:]), 1)[:, :, : teacher.shape[2]]
     if student.shape != teacher.shape:
         raise MlnewsError(f"distill.hidden_weight: student states {tuple(student.shape)} do not match the "
                           f"teacher's {tuple(teacher.shape)}")
-    return (2 - 2 * F.cosine_similarity(student, teacher.to(student.dtype), dim=-1)).mean(-1)
+    distance = 2 - 2 * F.cosine_similarity(student, teacher.to(student.dtype), dim=-1)
+    if mask is None:
+        return distance.mean(-1)
+    keep = mask.to(distance.dtype).unsqueeze(1)  # [rows, 1, positions]
+    per_layer = (distance * keep).sum(-1) / keep.sum(-1).clamp(min=1.0)
+    return per_layer.mean(-1)
 
 
 def soft_label_loss(student: Any, teacher: Any, temperature: float) -> Any:
