@@ -68,6 +68,22 @@ def test_kept_layers_are_evenly_spaced_with_the_top_one():
     assert kept_layers(3, 3) == [0, 1, 2]
     with pytest.raises(ConfigError, match="distill.layers: 5 > the teacher's 4"):
         kept_layers(4, 5)
+    assert kept_layers(12, [0, 1, 2, 3]) == [0, 1, 2, 3]
+    for bad in ([], [3, 1], [1, 1], [0, 12], [-1, 2]):
+        with pytest.raises(ConfigError, match="distill.layers: .* increasing list of the teacher's layer indices 0-11"):
+            kept_layers(12, bad)
+
+
+def test_a_student_of_listed_layers_keeps_those(tiny):
+    cfg = student_cfg(tiny)
+    cfg.distill.layers = [0]
+    out = train_from_config(cfg, tiny["root"] / "student-bottom")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["num_hidden_layers"] == 1
+    assert "| teacher layers kept | 0 |" in (out / "README.md").read_text(encoding="utf-8")
+    with pytest.raises(ConfigError, match="distill.layers: expected"):
+        from_dict(ClassifierConfig, {"data": {"path": str(tiny["data"])}, "model": {"kind": "transformer"},
+                                     "distill": {"teacher": str(tiny["teacher"]), "layers": "bottom"}})
 
 
 def test_soft_label_loss_is_zero_when_student_matches_teacher_and_grows_with_the_gap():

@@ -244,8 +244,8 @@ class DistillSection:
     """Knowledge distillation into a smaller, faster student (``model.kind: transformer``).
 
     ``teacher``: a fine-tuned transformer classifier folder (``mlnews train configs/classifier/e5-small.yaml``);
-    the student starts from the teacher's own weights with only ``layers`` of its encoder layers (evenly
-    spaced, the top one kept; DistilBERT's initialisation) and learns from the teacher's soft labels
+    the student starts from the teacher's own weights with only ``layers`` of its encoder layers (a number:
+    evenly spaced, the top one kept, DistilBERT's initialisation; a list: those indices, e.g. ``[0, 1, 2, 3]``) and learns from the teacher's soft labels
     (``temperature``) on the labelled training rows and, with ``unlabelled``, on the build's unlabelled
     article titles (its summarisation train split: the same groups as the classification train split, so
     nothing of validation or test) and, with ``unlabelled_sentences``, on up to that many body sentences of
@@ -257,7 +257,8 @@ class DistillSection:
     """
 
     teacher: Optional[str] = None
-    layers: int = option(4, ge=1)
+    # a number: that many teacher layers, evenly spaced with the top one; a list: those layer indices
+    layers: Union[int, list[int]] = option(4, ge=1)
     temperature: float = option(2.0, gt=0)
     alpha: float = option(0.3, ge=0, le=1)
     unlabelled: bool = True

@@ -53,11 +53,19 @@ log = logging.getLogger(__name__)
 UNLABELLED = -100  # the label id of a row with soft labels only (ignored by the hard-label loss)
 
 
-def kept_layers(n_teacher: int, n_student: int) -> list[int]:
-    """Evenly spaced teacher layers, the top one included: 4 of 12 -> [2, 5, 8, 11]."""
-    if n_student > n_teacher:
-        raise ConfigError(f"distill.layers: {n_student} > the teacher's {n_teacher} encoder layers")
-    return sorted({round((i + 1) * n_teacher / n_student) - 1 for i in range(n_student)})
+def kept_layers(n_teacher: int, layers: int | Sequence[int]) -> list[int]:
+    """The teacher layers a student keeps. A number: that many, evenly spaced with the top one (4 of 12 ->
+    [2, 5, 8, 11]). A list: those layer indices (0 = the lowest), e.g. ``[0, 1, 2, 3]``, the bottom four
+    (a student that keeps a contiguous stack; "Poor Man's BERT", Sajjad et al. 2020)."""
+    if isinstance(layers, int):
+        if layers > n_teacher:
+            raise ConfigError(f"distill.layers: {layers} > the teacher's {n_teacher} encoder layers")
+        return sorted({round((i + 1) * n_teacher / layers) - 1 for i in range(layers)})
+    kept = list(layers)
+    if not kept or kept != sorted(set(kept)) or not all(0 <= i < n_teacher for i in kept):
+        raise ConfigError(f"distill.layers: {kept} is not a non-empty increasing list of the teacher's layer "
+                          f"indices 0-{n_teacher - 1}")
+    return kept
 
 
 def open_teacher(teacher: str | Path, labels: Sequence[str] | None = None) -> ModelFolder:
@@ -73,7 +81,7 @@ def open_teacher(teacher: str | Path, labels: Sequence[str] | None = None) -> Mo
     return folder
 
 
-def make_student(teacher_dir: Path, n_layers: int, **config_overrides: Any) -> tuple[Any, list[int]]:
+def make_student(teacher_dir: Path, n_layers: int | Sequence[int], **config_overrides: Any) -> tuple[Any, list[int]]:
     """The teacher's model with only ``kept_layers`` of its encoder layers; returns ``(model, kept)``."""
     import torch
     from transformers import AutoModelForSequenceClassification
