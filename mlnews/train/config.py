@@ -246,10 +246,10 @@ class DistillSection:
     ``teacher``: a fine-tuned transformer classifier folder (``mlnews train configs/classifier/e5-small.yaml``);
     the student starts from the teacher's own weights with only ``layers`` of its encoder layers (a number:
     evenly spaced, the top one kept, DistilBERT's initialisation; a list: those indices, e.g. ``[0, 1, 2, 3]``)
-    and learns from the teacher's soft labels (``temperature``) on the labelled training rows and, with ``unlabelled``, on the build's unlabelled
-    article titles (its summarisation train split: the same groups as the classification train split, so
-    nothing of validation or test) and, with ``unlabelled_sentences``, on up to that many body sentences of
-    those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
+    and learns from the teacher's soft labels (``temperature``) on the labelled training rows and, with
+    ``unlabelled``, on the build's unlabelled article titles (its summarisation train split: the same groups as
+    the classification train split, so nothing of validation or test) and, with ``unlabelled_sentences``, on up
+    to that many body sentences of those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
     ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
     ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
     of the two states; 0 = off). ``hidden_tokens``: ``first`` compares those first-token states; ``all`` every

@@ -81,8 +81,9 @@ def open_teacher(teacher: str | Path, labels: Sequence[str] | None = None) -> Mo
     return folder
 
 
-def make_student(teacher_dir: Path, n_layers: int | Sequence[int], **config_overrides: Any) -> tuple[Any, list[int]]:
-    """The teacher's model with only ``kept_layers`` of its encoder layers; returns ``(model, kept)``."""
+def make_student(teacher_dir: Path, wanted: int | Sequence[int], **config_overrides: Any) -> tuple[Any, list[int]]:
+    """The teacher's model with only ``kept_layers(.., wanted)`` of its encoder layers (``wanted``: the value of
+    ``distill.layers``, a count or a list of indices); returns ``(model, kept)``."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -90,7 +91,7 @@ def make_student(teacher_dir: Path, n_layers: int | Sequence[int], **config_over
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     if layers is None:
         raise ConfigError(f"distill.teacher: {teacher_dir}: this architecture has no encoder.layer list to cut")
-    kept = kept_layers(len(layers), n_layers)
+    kept = kept_layers(len(layers), wanted)
     model.base_model.encoder.layer = torch.nn.ModuleList([layers[i] for i in kept])
     model.config.num_hidden_layers = len(kept)
     return model, kept
