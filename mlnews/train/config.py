@@ -249,7 +249,8 @@ class DistillSection:
     and learns from the teacher's soft labels (``temperature``) on the labelled training rows and, with
     ``unlabelled``, on the build's unlabelled article titles (its summarisation train split: the same groups as
     the classification train split, so nothing of validation or test) and, with ``unlabelled_sentences``, on up
-    to that many body sentences of those articles. ``alpha``: weight of the hard-label loss on labelled rows; the rest is the soft-label loss.
+    to that many body sentences of those articles. ``alpha``: weight of the hard-label loss on labelled rows;
+    the rest is the soft-label loss.
     ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
     ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
     of the two states; 0 = off). ``hidden_tokens``: ``first`` compares those first-token states; ``all`` every
