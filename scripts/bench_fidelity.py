@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mlnews.evaluate.metrics import macro_f1
 from mlnews.infer.classifier import Classifier
 from mlnews.ingest.sentences import is_dateline, split_sentences
 from mlnews.io import write_json, write_text
+from mlnews.train.distill import fidelity as distill_fidelity
 
 SENTENCE_WORDS = (4, 40)  # the same filter as distill.unlabelled_sentences (mlnews.train.distill)
 
@@ -65,14 +65,11 @@ def top_labels(model: Path, items: list[tuple[str, str, str, str]]) -> list[str]
 
 
 def fidelity(teacher: list[str], student: list[str], langs: list[str]) -> dict[str, dict[str, float]]:
-    """Per language and overall: n, agreement and macro-F1 of the student against the teacher's labels."""
-    out = {}
-    for lang in ["all", *sorted(set(langs))]:
-        idx = [i for i, g in enumerate(langs) if lang in ("all", g)]
-        t, s = [teacher[i] for i in idx], [student[i] for i in idx]
-        out[lang] = {"n": len(idx), "agreement": round(float(np.mean([a == b for a, b in zip(t, s)])), 4),
-                     "macro_f1": round(macro_f1(t, s), 4)}
-    return out
+    """Per language and overall: n, agreement and macro-F1 of the student against the teacher's labels (the
+    library's :func:`mlnews.train.distill.fidelity`, which a student's training also reports on validation)."""
+    names = sorted(set(teacher) | set(student))
+    code = {n: i for i, n in enumerate(names)}
+    return distill_fidelity([code[x] for x in teacher], [code[x] for x in student], langs, len(names))
 
 
 def report(results: dict, recipes: list[str]) -> str:

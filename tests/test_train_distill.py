@@ -9,6 +9,7 @@ a teacher of another kind or label set, model.name_or_path beside a teacher, too
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from mlnews.errors import ConfigError, MlnewsError
 from mlnews.infer.classifier import Classifier
 from mlnews.train.classifier import train_from_config
 from mlnews.train.config import ClassifierConfig
-from mlnews.train.distill import TeacherStates, hidden_state_loss, kept_layers, soft_label_loss
+from mlnews.train.distill import TeacherStates, fidelity, hidden_state_loss, kept_layers, soft_label_loss
 from test_train_tinybert import build_tiny_bert, build_tiny_dataset, synthetic_rows
 
 TRAIN = {"batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5, "seed": 7, "eval_strategy": "steps",
@@ -216,6 +217,16 @@ def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):
     assert "distilled from (teacher)" in card and "| teacher layers kept | 1 |" in card
     # 30 synthetic article titles are unlabelled; the one with an empty title is not used
     assert "90 + 30" in card, card[card.find("soft-label rows"):][:120]
+    # its validation fidelity: the student scored against the teacher's top labels, per language
+    from datasets import load_from_disk
+
+    fid = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["validation_fidelity"]
+    n_val = len(load_from_disk(str(tiny["data"] / "classification"))["validation"])
+    assert fid["all"]["n"] == n_val and sum(v["n"] for g, v in fid.items() if g != "all") == n_val
+    assert {"ru", "uk"} <= set(fid) and all(0.0 <= v["agreement"] <= 1.0 for v in fid.values())
+    assert fid["all"]["agreement"] >= 0.6 and fid["all"]["macro_f1"] > 0.0, fid
+    assert re.search(r"\| validation agreement with the teacher \(all / ru / uk\) \| [0-9.]+ / [0-9.]+ / [0-9.]+ \|", card)
+    assert "validation fidelity macro-F1" in card
     teacher, student = Classifier.load(tiny["teacher"]), Classifier.load(out)
     rows = synthetic_rows(60, seed=13)
     texts = [r["text"] for r in rows]
@@ -225,6 +236,18 @@ def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):
     assert np.mean([p == r["label"] for p, r in zip(t_pred, rows)]) >= 0.8
     agreement = np.mean([a == b for a, b in zip(t_pred, s_pred)])
     assert agreement >= 0.75, agreement  # 0.93 here; 3 labels: chance agreement is about 1/3
+
+
+def test_fidelity_scores_the_student_against_the_teachers_labels_per_language():
+    teacher = [0, 1, 2, 0, 3, 0]
+    langs = ["ru", "ru", "ru", "uk", "uk", "uk"]
+    same = fidelity(teacher, teacher, langs, 4)
+    assert same["all"] == {"n": 6, "agreement": 1.0, "macro_f1": 1.0} and same["uk"]["n"] == 3
+    lazy = fidelity(teacher, [0] * 6, langs, 4)  # says the teacher's majority label to everything
+    assert lazy["all"]["agreement"] == 0.5 and lazy["uk"]["agreement"] == round(2 / 3, 4)
+    assert lazy["all"]["macro_f1"] < 0.3 < lazy["uk"]["macro_f1"] < 1.0
+    with pytest.raises(ValueError, match="5 student labels"):
+        fidelity(teacher, [0] * 5, langs, 4)
 
 
 def test_without_unlabelled_rows_only_the_labelled_ones_get_soft_labels(tiny):

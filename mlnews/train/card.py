@@ -233,6 +233,14 @@ def render_classifier_card(
                                       dist["hidden_weight"]])
             else:
                 training_rows.append(["[CLS] state loss weight (Patient KD, per kept layer)", dist["hidden_weight"]])
+        fid = dist.get("validation_fidelity")
+        if fid:  # the student scored against its teacher's top labels (mlnews.train.distill.fidelity)
+            groups = [g for g in fid if g != "all"]
+            training_rows.append(["validation agreement with the teacher (all" + "".join(f" / {g}" for g in groups) + ")",
+                                  " / ".join(f"{fid[g]['agreement']:.3f}" for g in ["all", *groups])])
+            training_rows.append(["validation fidelity macro-F1 (teacher labels as reference; all" +
+                                  "".join(f" / {g}" for g in groups) + ")",
+                                  " / ".join(f"{fid[g]['macro_f1']:.3f}" for g in ["all", *groups])])
         sent = dist.get("sentences")
         if sent:
             langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())

@@ -237,6 +237,8 @@ def train_transformer(
     )
 
     val_metrics = trainer.evaluate()  # the best model (load_best_model_at_end restored it)
+    if distill is not None and len(eval_ds):  # how faithfully the student copies its teacher on validation
+        distill_report["validation_fidelity"] = _validation_fidelity(trainer, eval_ds, data, model_path, cfg)
 
     staging = out_dir / ".final.tmp"
     main = trainer.is_world_process_zero()  # several processes under torchrun / accelerate launch
@@ -270,6 +272,19 @@ def train_transformer(
         "log_history": state.log_history,
         **({"distill": {"teacher": str(model_path), "layers_kept": kept, **distill_report}} if distill is not None else {}),
     }
+
+
+def _validation_fidelity(trainer: Any, eval_ds: Any, data: PreparedData, teacher_dir: Path,
+                         cfg: ClassifierConfig) -> dict[str, dict[str, float]]:
+    """:func:`mlnews.train.distill.fidelity` of the trained student on the validation split, per language."""
+    from mlnews.train.distill import fidelity, teacher_logits
+
+    split = data.splits["validation"]
+    teacher = ModelFolder.open(teacher_dir, task="classification").manifest
+    t_logits, _ = teacher_logits(teacher_dir, list(split.inputs), max_length=teacher.input.max_length,
+                                 batch_size=cfg.train.eval_batch_size)
+    student = np.asarray(trainer.predict(eval_ds).predictions).argmax(-1)
+    return fidelity(t_logits.argmax(1), student, split.langs, trainer.model.config.num_labels)
 
 
 def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
@@ -474,6 +489,9 @@ def train_from_config(
         "processes": info.get("processes", 1),  # torchrun / accelerate launch: the effective batch scales with it
         "data_report": data.report,
     }
+    fidelity = (info.get("distill") or {}).get("validation_fidelity")
+    if fidelity:  # a distilled student: its validation agreement with the teacher, per language
+        extra["validation_fidelity"] = fidelity
     m = evaluate_classifier(ModelFolder(out_dir, manifest), test.rows(), out_dir, batch_size=cfg.train.eval_batch_size, source_name=f"{data.dataset_dir}:{cfg.data.test_split}",
                             extra=extra, title=f"{kind} - {cfg.data.test_split}")
     write_text(folder.file(CONFIG), dump_yaml(cfg))

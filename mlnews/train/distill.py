@@ -23,7 +23,9 @@ student copies how its teacher builds the sentence representation, not only the 
 "PKD-skip"); ``all`` compares every token position the two inputs share (TinyBERT's hidden-state loss,
 Jiao et al. 2020, with a cosine instead of a mean squared error, since the widths are equal). The states
 are kept in one array beside the training set (a row index column points into it), not as dataset
-columns, so a batch costs a gather, not the collation of nested lists. Everything else
+columns, so a batch costs a gather, not the collation of nested lists. After training, the student's
+top labels on the validation split are scored against its teacher's (:func:`fidelity`, per language: the
+``validation_fidelity`` of ``metrics.json`` and the card). Everything else
 (checkpoints, ``--resume``, the time limit, best checkpoint by validation macro-F1, calibration, the
 model folder) is the transformer trainer's; a student folder is an ordinary ``kind: transformer``
 folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
@@ -289,6 +291,26 @@ def hidden_state_loss(student_states: Sequence[Any], teacher: Any, mask: Any = N
     keep = mask.to(distance.dtype).unsqueeze(1)  # [rows, 1, positions]
     per_layer = (distance * keep).sum(-1) / keep.sum(-1).clamp(min=1.0)
     return per_layer.mean(-1)
+
+
+def fidelity(teacher: Sequence[int], student: Sequence[int], langs: Sequence[str], n_labels: int
+             ) -> dict[str, dict[str, float]]:
+    """How faithfully a student copies its teacher on the same rows (label ids): per language and ``all``, the
+    rows, the agreement (share of equal top labels) and the fidelity macro-F1 (the student's macro-F1 with the
+    teacher's top labels as the reference, over the labels the teacher predicts). A validation signal that needs
+    no gold label: it is as large in a language as the validation inputs are, not its topical gold rows."""
+    from mlnews.evaluate.metrics import macro_f1_codes
+
+    t, p, g = np.asarray(teacher, dtype=int), np.asarray(student, dtype=int), np.asarray(langs)
+    if not (len(t) == len(p) == len(g)):
+        raise ValueError(f"fidelity: {len(t)} teacher labels, {len(p)} student labels, {len(g)} languages")
+    out: dict[str, dict[str, float]] = {}
+    for lang in ["all", *sorted(set(g.tolist()))]:
+        keep = np.ones(len(g), dtype=bool) if lang == "all" else g == lang
+        if keep.any():
+            out[lang] = {"n": int(keep.sum()), "agreement": round(float((t[keep] == p[keep]).mean()), 4),
+                         "macro_f1": round(macro_f1_codes(t[keep], p[keep], n_labels), 4)}
+    return out
 
 
 def soft_label_loss(student: Any, teacher: Any, temperature: float) -> Any:
