@@ -225,6 +225,11 @@ def test_student_is_a_smaller_transformer_folder_that_follows_its_teacher(tiny):
     assert fid["all"]["n"] == n_val and sum(v["n"] for g, v in fid.items() if g != "all") == n_val
     assert {"ru", "uk"} <= set(fid) and all(0.0 <= v["agreement"] <= 1.0 for v in fid.values())
     assert fid["all"]["agreement"] >= 0.6 and fid["all"]["macro_f1"] > 0.0, fid
+    # the same agreement as the two saved folders give on the validation rows, row by row (row order kept)
+    val = load_from_disk(str(tiny["data"] / "classification"))["validation"]
+    t_val = Classifier.load(tiny["teacher"]).predict(list(val["text"]), leads=list(val["lead"]), bodies=list(val["body"]))
+    s_val = Classifier.load(out).predict(list(val["text"]), leads=list(val["lead"]), bodies=list(val["body"]))
+    assert fid["all"]["agreement"] == round(float(np.mean([a["label"] == b["label"] for a, b in zip(t_val, s_val)])), 4)
     assert re.search(r"\| validation agreement with the teacher \(all / ru / uk\) \| [0-9.]+ / [0-9.]+ / [0-9.]+ \|", card)
     assert "validation fidelity macro-F1" in card
     teacher, student = Classifier.load(tiny["teacher"]), Classifier.load(out)

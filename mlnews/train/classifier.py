@@ -238,7 +238,7 @@ def train_transformer(
 
     val_metrics = trainer.evaluate()  # the best model (load_best_model_at_end restored it)
     if distill is not None and len(eval_ds):  # how faithfully the student copies its teacher on validation
-        distill_report["validation_fidelity"] = _validation_fidelity(trainer, eval_ds, data, model_path, cfg)
+        distill_report["validation_fidelity"] = _validation_fidelity(trainer, tokenizer, data, model_path, cfg)
 
     staging = out_dir / ".final.tmp"
     main = trainer.is_world_process_zero()  # several processes under torchrun / accelerate launch
@@ -274,16 +274,18 @@ def train_transformer(
     }
 
 
-def _validation_fidelity(trainer: Any, eval_ds: Any, data: PreparedData, teacher_dir: Path,
+def _validation_fidelity(trainer: Any, tokenizer: Any, data: PreparedData, teacher_dir: Path,
                          cfg: ClassifierConfig) -> dict[str, dict[str, float]]:
     """:func:`mlnews.train.distill.fidelity` of the trained student on the validation split, per language."""
-    from mlnews.train.distill import fidelity, teacher_logits
+    from mlnews.train.distill import fidelity, model_logits, teacher_logits
 
     split = data.splits["validation"]
     teacher = ModelFolder.open(teacher_dir, task="classification").manifest
     t_logits, _ = teacher_logits(teacher_dir, list(split.inputs), max_length=teacher.input.max_length,
                                  batch_size=cfg.train.eval_batch_size)
-    student = np.asarray(trainer.predict(eval_ds).predictions).argmax(-1)
+    # the student's own pass in row order (the Trainer's evaluation loader may group rows by length)
+    student = model_logits(trainer.model, tokenizer, list(split.inputs), max_length=cfg.model.max_length,
+                           batch_size=cfg.train.eval_batch_size).argmax(1)
     return fidelity(t_logits.argmax(1), student, split.langs, trainer.model.config.num_labels)
 
 

@@ -169,6 +169,25 @@ def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, 
     return out, states
 
 
+def model_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int, batch_size: int = 64
+                 ) -> np.ndarray:
+    """The logits ``[n, n_labels]`` of a loaded classifier for composed texts, in the order of ``texts``
+    (length-sorted batches, written back by index)."""
+    import torch
+
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for idx in by_length(texts, batch_size):
+            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                            return_tensors="pt").to(device)
+            out[idx] = model(**enc).logits.float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
 def training_articles(cfg: "ClassifierConfig", data: "PreparedData", key: str, otherwise: str) -> Any:
     """The build's summarisation train split (the same groups as the classification train split), or None with
     a warning (``key``: ``otherwise``) when the build has none; an unreadable split is a one-line error."""
