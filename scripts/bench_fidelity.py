@@ -32,9 +32,8 @@ import numpy as np
 from mlnews.infer.classifier import Classifier
 from mlnews.ingest.sentences import is_dateline, split_sentences
 from mlnews.io import write_json, write_text
+from mlnews.train.distill import SENTENCE_WORDS  # the filter of distill.unlabelled_sentences
 from mlnews.train.distill import fidelity as distill_fidelity
-
-SENTENCE_WORDS = (4, 40)  # the same filter as distill.unlabelled_sentences (mlnews.train.distill)
 
 
 def held_out_inputs(data: Path) -> dict[str, list[tuple[str, str, str, str]]]:

@@ -235,12 +235,12 @@ def render_classifier_card(
                 training_rows.append(["[CLS] state loss weight (Patient KD, per kept layer)", dist["hidden_weight"]])
         fid = dist.get("validation_fidelity")
         if fid:  # the student scored against its teacher's top labels (mlnews.train.distill.fidelity)
-            groups = [g for g in fid if g != "all"]
-            training_rows.append(["validation agreement with the teacher (all" + "".join(f" / {g}" for g in groups) + ")",
-                                  " / ".join(f"{fid[g]['agreement']:.3f}" for g in ["all", *groups])])
-            training_rows.append(["validation fidelity macro-F1 (teacher labels as reference; all" +
-                                  "".join(f" / {g}" for g in groups) + ")",
-                                  " / ".join(f"{fid[g]['macro_f1']:.3f}" for g in ["all", *groups])])
+            groups = ["all", *(g for g in fid if g != "all")]
+            names = " / ".join(groups)
+            training_rows.append([f"validation agreement with the teacher ({names})",
+                                  " / ".join(f"{fid[g]['agreement']:.3f}" for g in groups)])
+            training_rows.append([f"validation fidelity macro-F1 (teacher labels as reference; {names})",
+                                  " / ".join(f"{fid[g]['macro_f1']:.3f}" for g in groups)])
         sent = dist.get("sentences")
         if sent:
             langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())
