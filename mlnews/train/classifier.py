@@ -176,8 +176,8 @@ def train_transformer(
     distill_report: dict[str, Any] | None = None
     teacher_states = None
     if distill is not None:
-        train_ds, distill_report, teacher_states = _distill_dataset(cfg, data, train_ds, model_path, tokenizer,
-                                                                    kept)
+        train_ds, distill_report, teacher_states, teacher_validation = _distill_dataset(
+            cfg, data, train_ds, model_path, tokenizer, kept)
     if t.balance_languages:  # per-row weights replace the class weights (unlabelled distillation rows: 1, unused)
         split = data.splits["train"]
         rows = language_row_weights(t.class_weights, labels, split.labels, split.langs)
@@ -238,7 +238,8 @@ def train_transformer(
 
     val_metrics = trainer.evaluate()  # the best model (load_best_model_at_end restored it)
     if distill is not None and len(eval_ds):  # how faithfully the student copies its teacher on validation
-        distill_report["validation_fidelity"] = _validation_fidelity(trainer, tokenizer, data, model_path, cfg)
+        distill_report["validation_fidelity"] = _validation_fidelity(trainer, tokenizer, data, teacher_validation,
+                                                                     cfg)
 
     staging = out_dir / ".final.tmp"
     main = trainer.is_world_process_zero()  # several processes under torchrun / accelerate launch
@@ -274,29 +275,28 @@ def train_transformer(
     }
 
 
-def _validation_fidelity(trainer: Any, tokenizer: Any, data: PreparedData, teacher_dir: Path,
+def _validation_fidelity(trainer: Any, tokenizer: Any, data: PreparedData, teacher_labels: np.ndarray,
                          cfg: ClassifierConfig) -> dict[str, dict[str, float]]:
-    """:func:`mlnews.train.distill.fidelity` of the trained student on the validation split, per language."""
-    from mlnews.train.distill import fidelity, model_logits, teacher_logits
+    """:func:`mlnews.train.distill.fidelity` of the trained student on the validation split, per language, against
+    ``teacher_labels`` (the teacher's top label ids of the validation rows, from the soft-label pass)."""
+    from mlnews.train.distill import fidelity, model_logits
 
     split = data.splits["validation"]
-    teacher = ModelFolder.open(teacher_dir, task="classification").manifest
-    t_logits, _ = teacher_logits(teacher_dir, list(split.inputs), max_length=teacher.input.max_length,
-                                 batch_size=cfg.train.eval_batch_size)
     # the student's own pass in row order (the Trainer's evaluation loader may group rows by length)
-    student = model_logits(trainer.model, tokenizer, list(split.inputs), max_length=cfg.model.max_length,
-                           batch_size=cfg.train.eval_batch_size).argmax(1)
-    return fidelity(t_logits.argmax(1), student, split.langs, trainer.model.config.num_labels)
+    student, _ = model_logits(trainer.model, tokenizer, list(split.inputs), max_length=cfg.model.max_length,
+                              batch_size=cfg.train.eval_batch_size)
+    return fidelity(teacher_labels, student.argmax(1), split.langs, trainer.model.config.num_labels)
 
 
 def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
-                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any], Any]:
+                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any], Any, np.ndarray]:
     """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100), its
-    report, and the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
-    ``distill.hidden_weight``), which the training set's ``distill_row`` column indexes."""
+    report, the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
+    ``distill.hidden_weight``), which the training set's ``distill_row`` column indexes, and the teacher's top
+    label ids of the validation rows (for :func:`_validation_fidelity`; one teacher load serves both)."""
     from datasets import Dataset, concatenate_datasets
 
-    from mlnews.train.distill import UNLABELLED, sentence_inputs, teacher_logits, unlabelled_inputs
+    from mlnews.train.distill import UNLABELLED, load_classifier, model_logits, sentence_inputs, unlabelled_inputs
 
     d = cfg.distill
     teacher = ModelFolder.open(teacher_dir, task="classification").manifest
@@ -308,9 +308,14 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
         extra_inputs = extra_inputs + [t for t in sentences if t not in titles]
         sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
     texts = list(data.splits["train"].inputs) + extra_inputs
-    logits, states = teacher_logits(teacher_dir, texts, max_length=teacher.input.max_length,
-                                    batch_size=cfg.train.eval_batch_size, layers=kept if d.hidden_weight else (),
-                                    token_length=cfg.model.max_length if d.hidden_tokens == "all" else None)
+    teacher_model, teacher_tokenizer = load_classifier(teacher_dir)
+    logits, states = model_logits(teacher_model, teacher_tokenizer, texts, max_length=teacher.input.max_length,
+                                  batch_size=cfg.train.eval_batch_size, layers=kept if d.hidden_weight else (),
+                                  token_length=cfg.model.max_length if d.hidden_tokens == "all" else None,
+                                  progress="teacher soft labels")
+    validation, _ = model_logits(teacher_model, teacher_tokenizer, list(data.splits["validation"].inputs),
+                                 max_length=teacher.input.max_length, batch_size=cfg.train.eval_batch_size)
+    del teacher_model
     n = len(train_ds)
     train_ds = train_ds.add_column("teacher_logits", [row.tolist() for row in logits[:n]])
     if states is not None:  # the states stay in one array; a row's index points into it (mlnews.train.distill)
@@ -332,7 +337,7 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
         report["sentences"] = sentence_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
              "the labelled rows %.3f)", n, len(extra_inputs), agree)
-    return train_ds, report, states
+    return train_ds, report, states, validation.argmax(1)
 
 
 def _weighted_trainer_cls():

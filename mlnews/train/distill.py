@@ -33,6 +33,7 @@ folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,17 +130,23 @@ class TeacherStates:
         return states, mask
 
 
-def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 64,
-                   layers: Sequence[int] = (), token_length: int | None = None
-                   ) -> tuple[np.ndarray, TeacherStates | None]:
-    """The teacher's logits ``[n, n_labels]`` for composed, prefixed texts (length-sorted batches) and, for
-    ``layers`` (encoder layer indices), their :class:`TeacherStates` (None without ``layers``): first-token
-    states, or with ``token_length`` the states of every position below it."""
-    import torch
+def load_classifier(folder: Path) -> tuple[Any, Any]:
+    """A transformer classifier folder's ``(model, tokenizer)``, the model in evaluation mode (safetensors only)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir, use_safetensors=True).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
+    return model, AutoTokenizer.from_pretrained(folder)
+
+
+def model_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int, batch_size: int = 64,
+                 layers: Sequence[int] = (), token_length: int | None = None, progress: str | None = None
+                 ) -> tuple[np.ndarray, TeacherStates | None]:
+    """A loaded classifier's logits ``[n, n_labels]`` for composed, prefixed texts, in the order of ``texts``
+    (length-sorted batches, written back by index), and, for ``layers`` (encoder layer indices), their
+    :class:`TeacherStates` (None without ``layers``): first-token states, or with ``token_length`` the states of
+    every position below it. ``progress``: the name of a progress bar on stderr (none without it)."""
+    import torch
+
     n, hidden = len(texts), model.config.hidden_size
     out = np.zeros((n, model.config.num_labels), dtype=np.float32)
     states: TeacherStates | None = None
@@ -148,44 +155,44 @@ def teacher_logits(teacher_dir: Path, texts: Sequence[str], *, max_length: int, 
                                np.full((n, token_length), -1, dtype=np.int32))
     elif layers:
         states = TeacherStates(np.zeros((n, len(layers), hidden), dtype=np.float32))
-    with torch.inference_mode(), StageProgress("mlnews train", summary=False) as progress:
-        progress.start("teacher soft labels", total=n)
-        for idx in by_length(texts, batch_size):
-            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                            return_tensors="pt")
-            result = model(**enc, output_hidden_states=states is not None)
-            out[idx] = result.logits.float().numpy()
-            if states is not None:  # hidden_states[0] is the embedding output, [i + 1] layer i's
-                kept = torch.stack([result.hidden_states[i + 1] for i in layers], 1)  # [rows, layers, len, hidden]
-                if states.ids is None:
-                    states.states[idx] = kept[:, :, 0].float().numpy()
-                else:
-                    width = min(token_length, kept.shape[2])
-                    states.states[idx, :, :width] = kept[:, :, :width].numpy().astype(np.float16)
-                    ids = enc["input_ids"][:, :width].masked_fill(enc["attention_mask"][:, :width] == 0, -1)
-                    states.ids[idx, :width] = ids.numpy().astype(np.int32)
-            progress.advance("teacher soft labels", len(idx))
-        progress.finish("teacher soft labels")
-    return out, states
-
-
-def model_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int, batch_size: int = 64
-                 ) -> np.ndarray:
-    """The logits ``[n, n_labels]`` of a loaded classifier for composed texts, in the order of ``texts``
-    (length-sorted batches, written back by index)."""
-    import torch
-
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    with torch.inference_mode():
-        for idx in by_length(texts, batch_size):
-            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                            return_tensors="pt").to(device)
-            out[idx] = model(**enc).logits.float().cpu().numpy()
-    model.train(was_training)
-    return out
+    bar = StageProgress("mlnews train", summary=False) if progress else contextlib.nullcontext()
+    try:
+        with torch.inference_mode(), bar:
+            if progress:
+                bar.start(progress, total=n)
+            for idx in by_length(texts, batch_size):
+                enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                                return_tensors="pt").to(device)
+                result = model(**enc, output_hidden_states=states is not None)
+                out[idx] = result.logits.float().cpu().numpy()
+                if states is not None:
+                    _keep_states(states, idx, result.hidden_states, layers, enc, token_length)
+                if progress:
+                    bar.advance(progress, len(idx))
+            if progress:
+                bar.finish(progress)
+    finally:
+        model.train(was_training)
+    return out, states
+
+
+def _keep_states(states: TeacherStates, idx: Any, hidden_states: Sequence[Any], layers: Sequence[int], enc: Any,
+                 token_length: int | None) -> None:
+    """Write one batch's states of ``layers`` into ``states`` (``hidden_states[0]`` is the embedding output,
+    ``[i + 1]`` layer i's)."""
+    import torch
+
+    kept = torch.stack([hidden_states[i + 1] for i in layers], 1).cpu()  # [rows, layers, len, hidden]
+    if states.ids is None:
+        states.states[idx] = kept[:, :, 0].float().numpy()
+        return
+    width = min(token_length or 0, kept.shape[2])
+    states.states[idx, :, :width] = kept[:, :, :width].float().numpy().astype(np.float16)
+    ids = enc["input_ids"][:, :width].masked_fill(enc["attention_mask"][:, :width] == 0, -1)
+    states.ids[idx, :width] = ids.cpu().numpy().astype(np.int32)
 
 
 def training_articles(cfg: "ClassifierConfig", data: "PreparedData", key: str, otherwise: str) -> Any:
