@@ -55,12 +55,17 @@ def held_out_inputs(data: Path) -> dict[str, list[tuple[str, str, str, str]]]:
     return sets
 
 
-def top_labels(model: Path, items: list[tuple[str, str, str, str]]) -> list[str]:
-    """The folder's top label for each item (torch backend: the weights training produced)."""
+def top_labels(model: Path, sets: dict[str, list[tuple[str, str, str, str]]]) -> dict[str, list[str]]:
+    """The folder's top label for each item of each set (torch backend: the weights training produced); the
+    folder is loaded once."""
     clf = Classifier.load(model, backend="torch")
-    probs = clf.raw_proba([t for _, t, _, _ in items], leads=[x for _, _, x, _ in items],
-                          bodies=[b for _, _, _, b in items])
-    return [clf.labels.decode(int(j)) for j in probs.argmax(1)]
+    out = {}
+    for name, items in sets.items():
+        print(f"[fidelity] {model} on {name} ({len(items)} inputs)", file=sys.stderr)
+        probs = clf.raw_proba([t for _, t, _, _ in items], leads=[x for _, _, x, _ in items],
+                              bodies=[b for _, _, _, b in items])
+        out[name] = [clf.labels.decode(int(j)) for j in probs.argmax(1)]
+    return out
 
 
 def fidelity(teacher: list[str], student: list[str], langs: list[str]) -> dict[str, dict[str, float]]:
@@ -105,13 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sets = held_out_inputs(args.data.expanduser())
     results: dict = {"teacher": str(args.teacher), "data": str(args.data), "sets": {}, "recipes": {}}
-    teacher = {name: top_labels(args.teacher, items) for name, items in sets.items()}
-    for name, items in sets.items():
-        langs = [g for g, *_ in items]
-        results["sets"][name] = {}
-        for student in args.student:
-            print(f"[fidelity] {student} on {name} ({len(items)} inputs)", file=sys.stderr)
-            results["sets"][name][student.name] = fidelity(teacher[name], top_labels(student, items), langs)
+    teacher = top_labels(args.teacher, sets)
+    results["sets"] = {name: {} for name in sets}
+    for student in args.student:
+        labels = top_labels(student, sets)
+        for name, items in sets.items():
+            results["sets"][name][student.name] = fidelity(teacher[name], labels[name], [g for g, *_ in items])
     for recipe in args.recipe:
         members = [s.name for s in args.student if s.name.startswith(recipe)]
         row: dict = {"students": len(members)}

@@ -33,7 +33,6 @@ folder, so ``mlnews export --onnx --int8`` and every backend take it as is.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,11 +157,10 @@ def model_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, max_length
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    bar = StageProgress("mlnews train", summary=False) if progress else contextlib.nullcontext()
+    stage = progress or "forward"
     try:
-        with torch.inference_mode(), bar:
-            if progress:
-                bar.start(progress, total=n)
+        with torch.inference_mode(), StageProgress("mlnews train", summary=False, enabled=bool(progress)) as bar:
+            bar.start(stage, total=n)
             for idx in by_length(texts, batch_size):
                 enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
                                 return_tensors="pt").to(device)
@@ -170,10 +168,8 @@ def model_logits(model: Any, tokenizer: Any, texts: Sequence[str], *, max_length
                 out[idx] = result.logits.float().cpu().numpy()
                 if states is not None:
                     _keep_states(states, idx, result.hidden_states, layers, enc, token_length)
-                if progress:
-                    bar.advance(progress, len(idx))
-            if progress:
-                bar.finish(progress)
+                bar.advance(stage, len(idx))
+            bar.finish(stage)
     finally:
         model.train(was_training)
     return out, states
