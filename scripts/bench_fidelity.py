@@ -32,7 +32,7 @@ import numpy as np
 from mlnews.infer.classifier import Classifier
 from mlnews.ingest.sentences import is_dateline, split_sentences
 from mlnews.io import write_json, write_text
-from mlnews.train.distill import SENTENCE_WORDS  # the filter of distill.unlabelled_sentences
+from mlnews.train.distill_texts import SENTENCE_WORDS  # the filter of distill.unlabelled_sentences
 from mlnews.train.distill import fidelity as distill_fidelity
 
 

@@ -263,38 +263,6 @@ def test_without_unlabelled_rows_only_the_labelled_ones_get_soft_labels(tiny):
     assert "90 + 0" in (out / "README.md").read_text(encoding="utf-8")
 
 
-def test_body_sentences_are_shared_evenly_between_languages_and_filtered(tmp_path):
-    from types import SimpleNamespace
-
-    from datasets import Dataset, DatasetDict
-
-    from mlnews.train.distill import sentence_inputs
-
-    ru = ["МОСКВА, 3 дек - РИА Новости.", "Центробанк снова повысил ключевую ставку до рекордных значений.",
-          "Коротко.", "Рубль подешевел к доллару на торгах биржи в пятницу утром.",
-          "Аналитики ждут нового роста цен на бензин уже весной."]
-    uk = ["Збірна України з футболу виграла матч у Варшаві.", "Так.", "Уряд ухвалив новий бюджет на наступний рік."]
-    arts = [{"id": "r", "text": " ".join(ru), "title": "т", "lead": "", "lang": "ru", "source": "s", "group": "g1"},
-            {"id": "u", "text": " ".join(uk), "title": "т", "lead": "", "lang": "uk", "source": "s", "group": "g2"}]
-    DatasetDict({"train": Dataset.from_list(arts)}).save_to_disk(str(tmp_path / "summarisation"))
-    labelled = ["query: Рубль подешевел к доллару на торгах биржи в пятницу утром."]
-    data = SimpleNamespace(dataset_dir=str(tmp_path), splits={"train": SimpleNamespace(inputs=labelled)})
-
-    def cfg(n):
-        return SimpleNamespace(data=SimpleNamespace(train_split="train"), train=SimpleNamespace(seed=3),
-                               distill=SimpleNamespace(unlabelled_sentences=n))
-
-    texts, report = sentence_inputs(cfg(3), data, "query: ")
-    # ru: 2 usable (dateline, "Коротко." and the labelled one left out), uk: 2 usable ("Так." too short)
-    assert (report["dateline"], report["too_short_or_long"], report["same_as_a_labelled_row"]) == (1, 2, 1)
-    assert report["by_lang"] == {"ru": {"available": 2, "kept": 1}, "uk": {"available": 2, "kept": 2}}  # 3 // 2, rest
-    assert len(texts) == report["kept"] == 3 and all(t.startswith("query: ") for t in texts)
-    assert not set(texts) & set(labelled)
-    assert sentence_inputs(cfg(3), data, "query: ")[0] == texts  # seeded
-    everything, report = sentence_inputs(cfg(100), data, "query: ")
-    assert len(everything) == 4 and {v["kept"] for v in report["by_lang"].values()} == {2}
-
-
 def test_student_with_body_sentences_reports_them_in_its_card(tiny):
     import re
 
@@ -309,6 +277,24 @@ def test_student_with_body_sentences_reports_them_in_its_card(tiny):
     texts = [r["text"] for r in synthetic_rows(60, seed=13)]
     agreement = np.mean([a["label"] == b["label"] for a, b in zip(teacher.predict(texts), student.predict(texts))])
     assert agreement >= 0.75, agreement
+
+
+def test_student_with_unlabelled_files_reports_them_and_leaves_test_rows_out(tiny, tmp_path):
+    import re
+
+    from datasets import load_from_disk
+
+    test_rows = load_from_disk(str(tiny["data"] / "classification"))["test"]
+    outside = [{"title": r["text"], "lang": r["lang"]} for r in synthetic_rows(40, seed=99)]
+    leaked = [{"title": test_rows[i]["text"], "lang": test_rows[i]["lang"]} for i in range(3)]
+    path = tmp_path / "outside.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in outside + leaked) + "\n", encoding="utf-8")
+    out = train_from_config(student_cfg(tiny, unlabelled=False, unlabelled_files=[str(path)]), tiny["root"] / "st-f")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    row = re.search(r"\| unlabelled file rows \(soft labels only\) \| (\d+) of (\d+) read \((.*?); (\d+) equal", card)
+    assert row, card[card.find("soft-label rows"):][:400]
+    kept, read, left_out = int(row.group(1)), int(row.group(2)), int(row.group(4))
+    assert read == 43 and left_out >= 3 and 0 < kept <= 40
 
 
 @pytest.mark.parametrize("change, message", [

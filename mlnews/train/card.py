@@ -245,6 +245,13 @@ def render_classifier_card(
         if sent:
             langs = ", ".join(f"{g} {v['kept']:,} of {v['available']:,}" for g, v in sent["by_lang"].items())
             training_rows.append(["unlabelled body sentences (soft labels only)", f"{sent['added']:,} ({langs})"])
+        files = dist.get("files")
+        if files:
+            langs = ", ".join(f"{g} {n:,}" for g, n in files["by_lang"].items()) or "none"
+            leaks = files["same_as_validation_or_test"] + files["near_validation_or_test"]
+            training_rows.append(["unlabelled file rows (soft labels only)",
+                                  f"{files['kept']:,} of {files['read']:,} read ({langs}; {leaks:,} equal or near a "
+                                  f"validation / test row left out)"])
     params = training.get("parameters")
     if params:
         training_rows.append(["parameters (trainable / total)", f"{params['trainable']:,} / {params['total']:,}"])

@@ -296,7 +296,8 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
     label ids of the validation rows (for :func:`_validation_fidelity`; one teacher load serves both)."""
     from datasets import Dataset, concatenate_datasets
 
-    from mlnews.train.distill import UNLABELLED, load_classifier, model_logits, sentence_inputs, unlabelled_inputs
+    from mlnews.train.distill import UNLABELLED, load_classifier, model_logits
+    from mlnews.train.distill_texts import file_inputs, sentence_inputs, unlabelled_inputs
 
     d = cfg.distill
     teacher = ModelFolder.open(teacher_dir, task="classification").manifest
@@ -307,6 +308,10 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
         titles = set(extra_inputs)
         extra_inputs = extra_inputs + [t for t in sentences if t not in titles]
         sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
+    files_report = None
+    if d.unlabelled_files:  # rows of files outside the build (leak-guarded against validation and test)
+        rows, files_report = file_inputs(cfg, data, teacher.input.prefix, taken=extra_inputs)
+        extra_inputs = extra_inputs + rows
     texts = list(data.splits["train"].inputs) + extra_inputs
     teacher_model, teacher_tokenizer = load_classifier(teacher_dir)
     logits, states = model_logits(teacher_model, teacher_tokenizer, texts, max_length=teacher.input.max_length,
@@ -335,6 +340,8 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
               **({"hidden_tokens": d.hidden_tokens} if d.hidden_weight else {})}
     if sentence_report is not None:
         report["sentences"] = sentence_report
+    if files_report is not None:
+        report["files"] = files_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
              "the labelled rows %.3f)", n, len(extra_inputs), agree)
     return train_ds, report, states, validation.argmax(1)

@@ -249,7 +249,9 @@ class DistillSection:
     and learns from the teacher's soft labels (``temperature``) on the labelled training rows and, with
     ``unlabelled``, on the build's unlabelled article titles (its summarisation train split: the same groups as
     the classification train split, so nothing of validation or test) and, with ``unlabelled_sentences``, on up
-    to that many body sentences of those articles. ``alpha``: weight of the hard-label loss on labelled rows;
+    to that many body sentences of those articles, and, with ``unlabelled_files``, on the rows of those files
+    (``unlabelled_files_columns``: their fields; ``unlabelled_files_rows``: a seeded sample of at most that many),
+    less every row that is, or nearly is, a row of the build's validation or test split. ``alpha``: weight of the hard-label loss on labelled rows;
     the rest is the soft-label loss.
     ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
     ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
@@ -266,6 +268,14 @@ class DistillSection:
     max_unlabelled: Optional[int] = option(None, ge=1)
     # body sentences of the training articles, each alone, as soft-label inputs (even across languages); 0 = off
     unlabelled_sentences: int = option(0, ge=0)
+    # files of unlabelled news text (the one input reader: JSONL / CSV / TSV / Parquet / text / pages), soft
+    # labels only; rows equal or near-equal to a validation or test row of the build are left out (counted)
+    unlabelled_files: list[str] = field(default_factory=list)
+    # which record fields of those files hold the headline or title (required), the lead and the body
+    unlabelled_files_columns: dict[str, str] = field(
+        default_factory=lambda: {"text": "title", "lead": "lead", "body": "text"})
+    # a seeded sample of at most this many of their usable rows; null = all
+    unlabelled_files_rows: Optional[int] = option(None, ge=1)
     # hidden-state loss of every student layer against its teacher layer (hidden_tokens: which states); 0 = off
     hidden_weight: float = option(0.0, ge=0)
     # which states hidden_weight compares: the first token's (PKD) or every shared token position's (TinyBERT)
@@ -281,6 +291,14 @@ class DistillSection:
         if given_keys(self) and not self.teacher:
             raise ConfigError(f"{_key(prefix, 'teacher')}: required for distillation (a fine-tuned transformer "
                               "classifier folder); remove the distill section to train without a teacher")
+        for key in ("unlabelled_files_columns", "unlabelled_files_rows"):
+            if key in given_keys(self) and not self.unlabelled_files:
+                raise ConfigError(f"{_key(prefix, key)}: only read with distill.unlabelled_files (a list of files); "
+                                  f"set unlabelled_files or remove {key}")
+        cols = self.unlabelled_files_columns
+        if set(cols) - {"text", "lead", "body"} or not cols.get("text"):
+            raise ConfigError(f"{_key(prefix, 'unlabelled_files_columns')}: {dict(cols)} must map 'text' (required), "
+                              "'lead' and 'body' (optional) to record field names, e.g. {text: title, body: text}")
         if "hidden_tokens" in given_keys(self) and not self.hidden_weight:
             raise ConfigError(f"{_key(prefix, 'hidden_tokens')}: only read with distill.hidden_weight > 0 (the "
                               "hidden-state loss it configures is off); set hidden_weight or remove hidden_tokens")

@@ -12,6 +12,11 @@ on), optionally a shorter ``model.max_length``, trained on
   alone, as headline-sized inputs (TinyBERT's lesson: a student needs far more inputs than the labelled
   set to copy its teacher; a sentence of a Ukrainian article is Ukrainian news text the labelled rows,
   88 % of them tsn war coverage, do not cover): the soft-label loss only.
+* with ``distill.unlabelled_files``, the rows of news-text files outside the build (e.g. the headlines a
+  source's ``cap`` left out of it), less every row equal or near a validation or test row: the soft-label
+  loss only.
+
+Those texts are chosen and counted by :mod:`mlnews.train.distill_texts`.
 
 The soft-label loss is ``T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et al.), with
 the teacher's logits computed once before training, on the teacher's own input length. With
@@ -36,7 +41,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -44,11 +49,6 @@ from mlnews.batches import by_length
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.modelfolder import ModelFolder
 from mlnews.progress import StageProgress
-from mlnews.text import compose_text
-
-if TYPE_CHECKING:
-    from mlnews.train.config import ClassifierConfig
-    from mlnews.train.inputs import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -189,104 +189,6 @@ def _keep_states(states: TeacherStates, idx: Any, hidden_states: Sequence[Any], 
     states.states[idx, :, :width] = kept[:, :, :width].float().numpy().astype(np.float16)
     ids = enc["input_ids"][:, :width].masked_fill(enc["attention_mask"][:, :width] == 0, -1)
     states.ids[idx, :width] = ids.cpu().numpy().astype(np.int32)
-
-
-def training_articles(cfg: "ClassifierConfig", data: "PreparedData", key: str, otherwise: str) -> Any:
-    """The build's summarisation train split (the same groups as the classification train split), or None with
-    a warning (``key``: ``otherwise``) when the build has none; an unreadable split is a one-line error."""
-    from datasets import load_from_disk
-
-    path = Path(data.dataset_dir) / "summarisation"
-    if not path.is_dir():
-        log.warning("%s: %s has no summarisation split; %s", key, data.dataset_dir, otherwise)
-        return None
-    try:
-        return load_from_disk(str(path))[cfg.data.train_split]
-    except (KeyError, OSError, ValueError) as exc:
-        raise MlnewsError(f"{path}: cannot read the {cfg.data.train_split!r} split ({exc})") from None
-
-
-def unlabelled_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, int]]:
-    """Composed inputs of the build's summarisation train articles that are not labelled training rows.
-
-    Returns ``(inputs, report)``; the report counts what was read, kept and why the rest was not used.
-    """
-    report = {"read": 0, "kept": 0, "same_as_a_labelled_row": 0, "empty": 0, "capped": 0}
-    split = training_articles(cfg, data, "distill.unlabelled", "distilling on labelled rows only")
-    if split is None:
-        return [], report
-    seen = set(data.splits["train"].inputs)
-    inputs: list[str] = []
-    for row in split:
-        report["read"] += 1
-        title = (row.get("title") or "").strip()
-        if not title:
-            report["empty"] += 1
-            continue
-        text = compose_text(title, row.get("lead") or "", row.get("text") or "", use_lead=cfg.data.use_lead,
-                            body_chars=cfg.data.body_chars, prefix=prefix)
-        if text in seen:
-            report["same_as_a_labelled_row"] += 1
-            continue
-        seen.add(text)
-        inputs.append(text)
-    cap = cfg.distill.max_unlabelled
-    if cap is not None and len(inputs) > cap:
-        rng = np.random.default_rng(cfg.train.seed)
-        keep = sorted(rng.choice(len(inputs), size=cap, replace=False).tolist())
-        report["capped"] = len(inputs) - cap
-        inputs = [inputs[i] for i in keep]
-    report["kept"] = len(inputs)
-    return inputs, report
-
-
-SENTENCE_WORDS = (4, 40)  # a body sentence shorter or longer (in words) is not headline-like: not used
-
-
-def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, Any]]:
-    """``distill.unlabelled_sentences``: body sentences of the build's summarisation train articles, each alone.
-
-    A seeded sample of at most N, shared evenly between the languages (one with fewer sentences leaves the
-    rest of its share to the others), so that the smaller language gets as many inputs as the larger one.
-    A wire-agency dateline, a sentence of fewer than 4 or more than 40 words, and one whose input equals a
-    labelled row's are not used (counted). Returns ``(inputs, report)``.
-    """
-    from mlnews.ingest.sentences import is_dateline, split_sentences
-
-    report: dict[str, Any] = {"articles": 0, "sentences": 0, "dateline": 0, "too_short_or_long": 0,
-                              "same_as_a_labelled_row": 0, "by_lang": {}, "kept": 0}
-    split = training_articles(cfg, data, "distill.unlabelled_sentences", "no sentences used")
-    if split is None:
-        return [], report
-    seen = set(data.splits["train"].inputs)
-    pools: dict[str, list[str]] = {}
-    lo, hi = SENTENCE_WORDS
-    for row in split:
-        report["articles"] += 1
-        for sentence in split_sentences(row.get("text") or ""):
-            report["sentences"] += 1
-            if is_dateline(sentence):
-                report["dateline"] += 1
-                continue
-            if not lo <= len(sentence.split()) <= hi:
-                report["too_short_or_long"] += 1
-                continue
-            text = compose_text(sentence, "", "", use_lead=False, body_chars=0, prefix=prefix)
-            if text in seen:
-                report["same_as_a_labelled_row"] += 1
-                continue
-            seen.add(text)
-            pools.setdefault(row.get("lang") or "unknown", []).append(text)
-    rng = np.random.default_rng(cfg.train.seed)
-    left, inputs = cfg.distill.unlabelled_sentences, []
-    for i, lang in enumerate(sorted(pools, key=lambda g: (len(pools[g]), g))):  # smallest pool first
-        share = min(len(pools[lang]), left // (len(pools) - i))
-        picked = sorted(rng.choice(len(pools[lang]), size=share, replace=False).tolist())
-        inputs += [pools[lang][j] for j in picked]
-        report["by_lang"][lang] = {"available": len(pools[lang]), "kept": share}
-        left -= share
-    report["kept"] = len(inputs)
-    return inputs, report
 
 
 def hidden_state_loss(student_states: Sequence[Any], teacher: Any, mask: Any = None) -> Any:
