@@ -295,6 +295,42 @@ def test_student_with_unlabelled_files_reports_them_and_leaves_test_rows_out(tin
     assert row, card[card.find("soft-label rows"):][:400]
     kept, read, left_out = int(row.group(1)), int(row.group(2)), int(row.group(4))
     assert read == 43 and left_out >= 3 and 0 < kept <= 40
+    files = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["distill_texts"]["files"]
+    reasons = ("other_language", "same_as_validation_or_test", "near_validation_or_test", "same_as_a_labelled_row",
+               "duplicate", "capped")
+    assert files["read"] == files["kept"] + sum(files["skipped"].values()) + sum(files[k] for k in reasons)
+
+
+def test_prune_vocab_gives_a_smaller_student_that_computes_what_the_full_one_does(tiny, tmp_path):
+    from test_train_static import build_unigram_bert
+
+    bert = build_unigram_bert(tmp_path / "unigram")
+    teacher = train_from_config(from_dict(ClassifierConfig, {
+        "data": {"path": str(tiny["data"])}, "model": {"kind": "transformer", "name_or_path": str(bert),
+                                                       "max_length": 32},
+        "train": {**TRAIN, "max_steps": 40}}), tmp_path / "teacher")
+
+    def student(prune: bool) -> Path:
+        cfg = student_cfg(tiny, prune_vocab=prune)
+        cfg.distill.teacher = str(teacher)
+        return train_from_config(cfg, tmp_path / f"student-{prune}")
+
+    full, pruned = student(False), student(True)
+    sizes = [json.loads((d / "config.json").read_text(encoding="utf-8"))["vocab_size"] for d in (full, pruned)]
+    assert sizes[1] < sizes[0], sizes
+    card = (pruned / "README.md").read_text(encoding="utf-8")
+    assert f"| student vocabulary (pruned to the training texts) | {sizes[1]:,} of {sizes[0]:,} pieces |" in card
+    texts = [r["text"] for r in synthetic_rows(40, seed=13)]
+    a, b = Classifier.load(full).predict(texts, top_k=4), Classifier.load(pruned).predict(texts, top_k=4)
+    for x, y in zip(a, b):  # the same network on the same pieces: the same scores
+        assert x["label"] == y["label"]
+        p, q = ({t["label"]: t["score"] for t in z["top_k"]} for z in (x, y))
+        assert p.keys() == q.keys() and max(abs(p[k] - q[k]) for k in p) < 1e-4
+
+
+def test_prune_vocab_needs_a_unigram_teacher(tiny, tmp_path):
+    with pytest.raises(ConfigError, match="distill.prune_vocab: .* tokenizer is WordPiece, not Unigram"):
+        train_from_config(student_cfg(tiny, prune_vocab=True), tmp_path / "s")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -252,6 +252,10 @@ def render_classifier_card(
             training_rows.append(["unlabelled file rows (soft labels only)",
                                   f"{files['kept']:,} of {files['read']:,} read ({langs}; {leaks:,} equal or near a "
                                   f"validation / test row left out)"])
+        vocab = dist.get("vocab")
+        if vocab:  # distill.prune_vocab
+            training_rows.append(["student vocabulary (pruned to the training texts)",
+                                  f"{vocab['pieces_after']:,} of {vocab['pieces_before']:,} pieces"])
     params = training.get("parameters")
     if params:
         training_rows.append(["parameters (trainable / total)", f"{params['trainable']:,} / {params['total']:,}"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -140,7 +141,6 @@ def train_transformer(
     ckpt_root.mkdir(parents=True, exist_ok=True)
     write_json(ckpt_root / LABELS_FILE, labels.names)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
     extra: dict[str, Any] = {}
     if cfg.model.dropout is not None:
         extra = {"hidden_dropout_prob": cfg.model.dropout, "attention_probs_dropout_prob": cfg.model.dropout}
@@ -148,11 +148,19 @@ def train_transformer(
     distill = cfg.distill if cfg.distill.teacher else None
     kept: list[int] | None = None
     if distill is not None:  # the student is the teacher with fewer layers (mlnews.train.distill)
-        from mlnews.train.distill import make_student, open_teacher
+        from mlnews.train.distill import make_student, open_teacher, student_source
+        from mlnews.train.distill_texts import soft_label_texts
 
-        open_teacher(model_path, labels.names)
-        model, kept = make_student(model_path, distill.layers, **extra)
+        prefix = open_teacher(model_path, labels.names).manifest.input.prefix
+        extra_inputs, texts_report = soft_label_texts(cfg, data, prefix)
+        with tempfile.TemporaryDirectory(prefix="mlnews-student-vocab-") as scratch:  # loaded, then removed
+            source, vocab_report = student_source(cfg, data, model_path, extra_inputs, Path(scratch))
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model, kept = make_student(source, distill.layers, **extra)
+        if vocab_report:
+            texts_report["vocab"] = vocab_report
     else:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(
             model_path,
             num_labels=len(labels),
@@ -177,7 +185,7 @@ def train_transformer(
     teacher_states = None
     if distill is not None:
         train_ds, distill_report, teacher_states, teacher_validation = _distill_dataset(
-            cfg, data, train_ds, model_path, tokenizer, kept)
+            cfg, data, train_ds, model_path, tokenizer, kept, extra_inputs, texts_report)
     if t.balance_languages:  # per-row weights replace the class weights (unlabelled distillation rows: 1, unused)
         split = data.splits["train"]
         rows = language_row_weights(t.class_weights, labels, split.labels, split.langs)
@@ -289,29 +297,18 @@ def _validation_fidelity(trainer: Any, tokenizer: Any, data: PreparedData, teach
 
 
 def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, teacher_dir: Path,
-                     tokenizer: Any, kept: Sequence[int]) -> tuple[Any, dict[str, Any], Any, np.ndarray]:
-    """The training set with the teacher's logits on every row, plus the unlabelled rows (label -100), its
-    report, the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
+                     tokenizer: Any, kept: Sequence[int], extra_inputs: list[str], texts_report: dict[str, Any]
+                     ) -> tuple[Any, dict[str, Any], Any, np.ndarray]:
+    """The training set with the teacher's logits on every row, plus the unlabelled rows (``extra_inputs``,
+    from :func:`mlnews.train.distill_texts.soft_label_texts`; label -100), its report, the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
     ``distill.hidden_weight``), which the training set's ``distill_row`` column indexes, and the teacher's top
     label ids of the validation rows (for :func:`_validation_fidelity`; one teacher load serves both)."""
     from datasets import Dataset, concatenate_datasets
 
     from mlnews.train.distill import UNLABELLED, load_classifier, model_logits
-    from mlnews.train.distill_texts import file_inputs, sentence_inputs, unlabelled_inputs
 
     d = cfg.distill
     teacher = ModelFolder.open(teacher_dir, task="classification").manifest
-    extra_inputs, report = unlabelled_inputs(cfg, data, teacher.input.prefix) if d.unlabelled else ([], {})
-    sentences, sentence_report = [], None
-    if d.unlabelled_sentences:
-        sentences, sentence_report = sentence_inputs(cfg, data, teacher.input.prefix)
-        titles = set(extra_inputs)
-        extra_inputs = extra_inputs + [t for t in sentences if t not in titles]
-        sentence_report["added"] = len(extra_inputs) - len(titles)  # a sentence equal to a title is there once
-    files_report = None
-    if d.unlabelled_files:  # rows of files outside the build (leak-guarded against validation and test)
-        rows, files_report = file_inputs(cfg, data, teacher.input.prefix, taken=extra_inputs)
-        extra_inputs = extra_inputs + rows
     texts = list(data.splits["train"].inputs) + extra_inputs
     teacher_model, teacher_tokenizer = load_classifier(teacher_dir)
     logits, states = model_logits(teacher_model, teacher_tokenizer, texts, max_length=teacher.input.max_length,
@@ -335,13 +332,9 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
                           batched=True, remove_columns=["text"])
         train_ds = concatenate_datasets([train_ds, extra.cast(train_ds.features)])
     agree = float((logits[:n].argmax(1) == np.asarray(train_ds["label"][:n])).mean()) if n else 0.0
-    report = {"labelled_rows": n, "unlabelled": report, "teacher_train_accuracy": round(agree, 4),
+    report = {"labelled_rows": n, **texts_report, "teacher_train_accuracy": round(agree, 4),
               "temperature": d.temperature, "alpha": d.alpha, "hidden_weight": d.hidden_weight,
               **({"hidden_tokens": d.hidden_tokens} if d.hidden_weight else {})}
-    if sentence_report is not None:
-        report["sentences"] = sentence_report
-    if files_report is not None:
-        report["files"] = files_report
     log.info("distillation: %d labelled + %d unlabelled rows with the teacher's soft labels (teacher accuracy on "
              "the labelled rows %.3f)", n, len(extra_inputs), agree)
     return train_ds, report, states, validation.argmax(1)
@@ -506,6 +499,9 @@ def train_from_config(
     fidelity = (info.get("distill") or {}).get("validation_fidelity")
     if fidelity:  # a distilled student: its validation agreement with the teacher, per language
         extra["validation_fidelity"] = fidelity
+    texts = {k: v for k, v in (info.get("distill") or {}).items() if k in ("unlabelled", "sentences", "files", "vocab")}
+    if texts:  # what each soft-label text source read, used and left out (mlnews.train.distill_texts)
+        extra["distill_texts"] = texts
     m = evaluate_classifier(ModelFolder(out_dir, manifest), test.rows(), out_dir, batch_size=cfg.train.eval_batch_size, source_name=f"{data.dataset_dir}:{cfg.data.test_split}",
                             extra=extra, title=f"{kind} - {cfg.data.test_split}")
     write_text(folder.file(CONFIG), dump_yaml(cfg))

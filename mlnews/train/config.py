@@ -276,6 +276,8 @@ class DistillSection:
         default_factory=lambda: {"text": "title", "lead": "lead", "body": "text"})
     # a seeded sample of at most this many of their usable rows; null = all
     unlabelled_files_rows: Optional[int] = option(None, ge=1)
+    # keep only the vocabulary pieces of the training-side texts (a Unigram tokenizer, as e5's): a smaller folder
+    prune_vocab: bool = False
     # hidden-state loss of every student layer against its teacher layer (hidden_tokens: which states); 0 = off
     hidden_weight: float = option(0.0, ge=0)
     # which states hidden_weight compares: the first token's (PKD) or every shared token position's (TinyBERT)

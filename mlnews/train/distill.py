@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -49,6 +49,10 @@ from mlnews.batches import by_length
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.modelfolder import ModelFolder
 from mlnews.progress import StageProgress
+
+if TYPE_CHECKING:
+    from mlnews.train.config import ClassifierConfig
+    from mlnews.train.inputs import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,30 @@ def make_student(teacher_dir: Path, wanted: int | Sequence[int], **config_overri
     model.base_model.encoder.layer = torch.nn.ModuleList([layers[i] for i in kept])
     model.config.num_hidden_layers = len(kept)
     return model, kept
+
+
+def student_source(cfg: "ClassifierConfig", data: "PreparedData", teacher_dir: Path, extra_inputs: list[str],
+                   scratch: Path) -> tuple[Path, dict[str, Any] | None]:
+    """The folder the student is cut from: the teacher's, or with ``distill.prune_vocab`` a copy in ``scratch``
+    whose vocabulary keeps only the pieces of the training-side texts
+    (:func:`mlnews.train.distill_texts.vocabulary_texts`) and single basic characters
+    (:func:`mlnews.models.prune.prune_vocab`, which checks that every such text splits as before and that the
+    hidden states are unchanged). Returns ``(folder, report or None)``. Pruning changes nothing the student
+    computes on those texts; a new text with a piece that was dropped splits into smaller known pieces."""
+    if not cfg.distill.prune_vocab:
+        return teacher_dir, None
+    from mlnews.models.prune import prune_vocab
+    from mlnews.train.distill_texts import vocabulary_texts
+    from mlnews.train.static import tokenizer_type
+
+    if tokenizer_type(teacher_dir) != "Unigram":
+        raise ConfigError(f"distill.prune_vocab: {teacher_dir}'s tokenizer is {tokenizer_type(teacher_dir)}, not "
+                          "Unigram (SentencePiece, as e5's); only a Unigram vocabulary can be pruned")
+    log.info("distill.prune_vocab: pruning the teacher's vocabulary to the training texts")
+    report = prune_vocab(teacher_dir, vocabulary_texts(cfg, data, extra_inputs), scratch, check_sample=8)
+    keys = ("texts", "pieces_before", "pieces_after", "pieces_from_corpus", "mb_before", "mb_after")
+    log.info("distill.prune_vocab: %d of %d pieces kept", report["pieces_after"], report["pieces_before"])
+    return scratch, {k: (round(report[k], 1) if k.startswith("mb") else report[k]) for k in keys}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
@@ -239,5 +239,40 @@ def file_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str, take
         inputs, in_lang = [inputs[i] for i in keep], [in_lang[i] for i in keep]
     report["by_lang"] = {g: in_lang.count(g) for g in sorted(set(in_lang))}
     report["kept"] = len(inputs)
+    left_out = {k: report[k] for k in (*reasons, "capped") if report[k]} | {f"malformed ({k})": v for k, v in skipped.items()}
+    log.info("distill.unlabelled_files: %d of %d rows used (%s)", len(inputs), report["read"],
+             ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in left_out.items()) or "none left out")
     return inputs, report
 
+
+
+def soft_label_texts(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, Any]]:
+    """Every soft-label-only input of a distillation run, in order: the unlabelled titles, the body sentences
+    (none equal to a title), the file rows (none equal to either). Returns ``(inputs, report)``; the report has
+    ``unlabelled`` and, when configured, ``sentences`` (with ``added``) and ``files``."""
+    d = cfg.distill
+    inputs, titles = unlabelled_inputs(cfg, data, prefix) if d.unlabelled else ([], {})
+    report: dict[str, Any] = {"unlabelled": titles}
+    if d.unlabelled_sentences:
+        sentences, report["sentences"] = sentence_inputs(cfg, data, prefix)
+        seen = set(inputs)
+        before = len(inputs)
+        inputs = inputs + [t for t in sentences if t not in seen]
+        report["sentences"]["added"] = len(inputs) - before  # a sentence equal to a title is there once
+    if d.unlabelled_files:  # rows of files outside the build (leak-guarded against validation and test)
+        rows, report["files"] = file_inputs(cfg, data, prefix, taken=inputs)
+        inputs = inputs + rows
+    return inputs, report
+
+
+def vocabulary_texts(cfg: "ClassifierConfig", data: "PreparedData", extra_inputs: list[str]) -> Iterator[str]:
+    """``distill.prune_vocab``'s corpus: the training side only (the labelled training inputs, the soft-label
+    inputs, and the whole title, lead and body of the build's summarisation train articles), so that the
+    validation and test rows meet the pruned vocabulary as any new text would."""
+    yield from data.splits["train"].inputs
+    yield from extra_inputs
+    split = training_articles(cfg, data, "distill.prune_vocab", "the vocabulary comes from the training inputs only")
+    for row in split or ():
+        for key in ("title", "lead", "text"):
+            if row.get(key):
+                yield row[key]
