@@ -120,8 +120,12 @@ def student_source(cfg: "ClassifierConfig", data: "PreparedData", teacher_dir: P
     if tokenizer_type(teacher_dir) != "Unigram":
         raise ConfigError(f"distill.prune_vocab: {teacher_dir}'s tokenizer is {tokenizer_type(teacher_dir)}, not "
                           "Unigram (SentencePiece, as e5's); only a Unigram vocabulary can be pruned")
+    import torch
+
     log.info("distill.prune_vocab: pruning the teacher's vocabulary to the training texts")
-    report = prune_vocab(teacher_dir, vocabulary_texts(cfg, data, extra_inputs), scratch, check_sample=8)
+    with torch.random.fork_rng():  # its check loads the encoder (e5 has no pooler: initialised at random), and the
+        # student's dropout must draw the same numbers as without pruning
+        report = prune_vocab(teacher_dir, vocabulary_texts(cfg, data, extra_inputs), scratch, check_sample=8)
     keys = ("texts", "pieces_before", "pieces_after", "pieces_from_corpus", "mb_before", "mb_after")
     log.info("distill.prune_vocab: %d of %d pieces kept", report["pieces_after"], report["pieces_before"])
     return scratch, {k: (round(report[k], 1) if k.startswith("mb") else report[k]) for k in keys}
