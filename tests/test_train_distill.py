@@ -326,6 +326,11 @@ def test_prune_vocab_gives_a_smaller_student_that_computes_what_the_full_one_doe
         assert x["label"] == y["label"]
         p, q = ({t["label"]: t["score"] for t in z["top_k"]} for z in (x, y))
         assert p.keys() == q.keys() and max(abs(p[k] - q[k]) for k in p) < 1e-4
+    from mlnews.infer.onnx import export_onnx
+
+    export_onnx(pruned, pruned / "onnx", int8=False)  # exported like any student folder
+    c = Classifier.load(pruned / "onnx").predict(texts)
+    assert np.mean([x["label"] == z["label"] for x, z in zip(b, c)]) >= 0.95
 
 
 def test_prune_vocab_needs_a_unigram_teacher(tiny, tmp_path):
