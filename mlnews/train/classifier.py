@@ -300,9 +300,10 @@ def _distill_dataset(cfg: ClassifierConfig, data: PreparedData, train_ds: Any, t
                      tokenizer: Any, kept: Sequence[int], extra_inputs: list[str], texts_report: dict[str, Any]
                      ) -> tuple[Any, dict[str, Any], Any, np.ndarray]:
     """The training set with the teacher's logits on every row, plus the unlabelled rows (``extra_inputs``,
-    from :func:`mlnews.train.distill_texts.soft_label_texts`; label -100), its report, the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without
-    ``distill.hidden_weight``), which the training set's ``distill_row`` column indexes, and the teacher's top
-    label ids of the validation rows (for :func:`_validation_fidelity`; one teacher load serves both)."""
+    from :func:`mlnews.train.distill_texts.soft_label_texts`; label -100), its report (``texts_report`` merged
+    in), the teacher's :class:`~mlnews.train.distill.TeacherStates` (None without ``distill.hidden_weight``),
+    which the training set's ``distill_row`` column indexes, and the teacher's top label ids of the validation
+    rows (for :func:`_validation_fidelity`; one teacher load serves both)."""
     from datasets import Dataset, concatenate_datasets
 
     from mlnews.train.distill import UNLABELLED, load_classifier, model_logits
