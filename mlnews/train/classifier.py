@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -35,7 +34,7 @@ from mlnews.config import config_file, dump_yaml, resolve_path
 from mlnews.errors import ConfigError, MlnewsError
 from mlnews.evaluate.classifier import evaluate_classifier
 from mlnews.evaluate.metrics import macro_f1_codes
-from mlnews.io import write_json, write_text
+from mlnews.io import temp_dir, write_json, write_text
 from mlnews.modelfolder import CARD, CHECKPOINTS, CONFIG, InputSpec, Manifest, ModelFolder
 from mlnews.train.config import (ENCODER_KINDS, ClassifierConfig, language_row_weights, load_classifier_config,
                                  resolve_class_weights)
@@ -153,8 +152,8 @@ def train_transformer(
 
         prefix = open_teacher(model_path, labels.names).manifest.input.prefix
         extra_inputs, texts_report = soft_label_texts(cfg, data, prefix)
-        with tempfile.TemporaryDirectory(prefix="mlnews-student-vocab-") as scratch:  # loaded, then removed
-            source, vocab_report = student_source(cfg, data, model_path, extra_inputs, Path(scratch))
+        with temp_dir("mlnews-student-vocab") as scratch:  # loaded, then removed
+            source, vocab_report = student_source(cfg, data, model_path, extra_inputs, scratch)
             tokenizer = AutoTokenizer.from_pretrained(source)
             model, kept = make_student(source, distill.layers, **extra)
         if vocab_report:

@@ -251,8 +251,9 @@ class DistillSection:
     the classification train split, so nothing of validation or test) and, with ``unlabelled_sentences``, on up
     to that many body sentences of those articles, and, with ``unlabelled_files``, on the rows of those files
     (``unlabelled_files_columns``: their fields; ``unlabelled_files_rows``: a seeded sample of at most that many),
-    less every row that is, or nearly is, a row of the build's validation or test split. ``alpha``: weight of the hard-label loss on labelled rows;
-    the rest is the soft-label loss.
+    less every row that is, or nearly is, a row of the build's validation or test split. ``prune_vocab``: the
+    student keeps only the vocabulary pieces of its training texts. ``alpha``: weight of the hard-label loss on
+    labelled rows; the rest is the soft-label loss.
     ``hidden_weight``: weight of an extra loss on every row that pulls each student layer's first-token
     ([CLS]) state towards the teacher layer it was copied from (Patient KD's "skip" variant: ``2 - 2 cos``
     of the two states; 0 = off). ``hidden_tokens``: ``first`` compares those first-token states; ``all`` every

@@ -107,28 +107,29 @@ def student_source(cfg: "ClassifierConfig", data: "PreparedData", teacher_dir: P
                    scratch: Path) -> tuple[Path, dict[str, Any] | None]:
     """The folder the student is cut from: the teacher's, or with ``distill.prune_vocab`` a copy in ``scratch``
     whose vocabulary keeps only the pieces of the training-side texts
-    (:func:`mlnews.train.distill_texts.vocabulary_texts`) and single basic characters
+    (:func:`mlnews.train.distill_texts.training_side_texts`) and single basic characters
     (:func:`mlnews.models.prune.prune_vocab`, which checks that every such text splits as before and that the
     hidden states are unchanged). Returns ``(folder, report or None)``. Pruning changes nothing the student
     computes on those texts; a new text with a piece that was dropped splits into smaller known pieces."""
     if not cfg.distill.prune_vocab:
         return teacher_dir, None
-    from mlnews.models.prune import prune_vocab
-    from mlnews.train.distill_texts import vocabulary_texts
-    from mlnews.train.static import tokenizer_type
-
-    if tokenizer_type(teacher_dir) != "Unigram":
-        raise ConfigError(f"distill.prune_vocab: {teacher_dir}'s tokenizer is {tokenizer_type(teacher_dir)}, not "
-                          "Unigram (SentencePiece, as e5's); only a Unigram vocabulary can be pruned")
     import torch
 
+    from mlnews.train.distill_texts import training_side_texts
+    from mlnews.train.static import pruned_encoder, tokenizer_type
+
+    kind = tokenizer_type(teacher_dir)
+    if kind != "Unigram":
+        raise ConfigError(f"distill.prune_vocab: {teacher_dir}'s tokenizer is {kind}, not Unigram (SentencePiece, "
+                          "as e5's); only a Unigram vocabulary can be pruned")
     log.info("distill.prune_vocab: pruning the teacher's vocabulary to the training texts")
     with torch.random.fork_rng():  # its check loads the encoder (e5 has no pooler: initialised at random), and the
         # student's dropout must draw the same numbers as without pruning
-        report = prune_vocab(teacher_dir, vocabulary_texts(cfg, data, extra_inputs), scratch, check_sample=8)
-    keys = ("texts", "pieces_before", "pieces_after", "pieces_from_corpus", "mb_before", "mb_after")
+        folder, report = pruned_encoder(teacher_dir, training_side_texts(cfg, data, extra_inputs), scratch,
+                                        check_sample=8)
+    report.pop("pruned")
     log.info("distill.prune_vocab: %d of %d pieces kept", report["pieces_after"], report["pieces_before"])
-    return scratch, {k: (round(report[k], 1) if k.startswith("mb") else report[k]) for k in keys}
+    return folder, report
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Each function returns ``(inputs, report)``: model inputs composed like the labelled rows (the teacher's
 prefix included), and a report that counts what was read, what was used and why the rest was not, so
-that ``read == kept + every reason`` (the model card and ``train_report.json`` show it).
+that ``read == kept + every reason`` (the model card and ``metrics.json`` ``distill_texts`` show it).
 
 * :func:`unlabelled_inputs` (``distill.unlabelled``): the build's unlabelled article titles (its
   summarisation train split, the same groups as the classification train split);
@@ -245,7 +245,6 @@ def file_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str, take
     return inputs, report
 
 
-
 def soft_label_texts(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) -> tuple[list[str], dict[str, Any]]:
     """Every soft-label-only input of a distillation run, in order: the unlabelled titles, the body sentences
     (none equal to a title), the file rows (none equal to either). Returns ``(inputs, report)``; the report has
@@ -265,7 +264,7 @@ def soft_label_texts(cfg: "ClassifierConfig", data: "PreparedData", prefix: str)
     return inputs, report
 
 
-def vocabulary_texts(cfg: "ClassifierConfig", data: "PreparedData", extra_inputs: list[str]) -> Iterator[str]:
+def training_side_texts(cfg: "ClassifierConfig", data: "PreparedData", extra_inputs: list[str]) -> Iterator[str]:
     """``distill.prune_vocab``'s corpus: the training side only (the labelled training inputs, the soft-label
     inputs, and the whole title, lead and body of the build's summarisation train articles), so that the
     validation and test rows meet the pruned vocabulary as any new text would."""

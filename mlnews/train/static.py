@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -68,15 +68,17 @@ def tokenizer_type(folder: Path) -> str:
         raise MlnewsError(f"{path}: malformed JSON ({exc})") from None
 
 
-def pruned_encoder(model_path: Path, texts: Sequence[str], out: Path) -> tuple[Path, dict[str, Any]]:
+def pruned_encoder(model_path: Path, texts: Iterable[str], out: Path, *, check_sample: int = 4
+                   ) -> tuple[Path, dict[str, Any]]:
     """``(encoder folder, report)``: ``model_path`` with its vocabulary pruned to ``texts`` (in ``out``), or
-    ``model_path`` itself when its tokenizer is not Unigram (the whole vocabulary is then kept)."""
+    ``model_path`` itself when its tokenizer is not Unigram (the whole vocabulary is then kept).
+    ``check_sample``: texts whose hidden states are compared before and after."""
     if tokenizer_type(model_path) != "Unigram":
         return model_path, {"pruned": False, "reason": "not a Unigram tokenizer: the whole vocabulary is kept"}
     from mlnews.models.prune import prune_vocab
 
     out.mkdir(parents=True, exist_ok=True)
-    report = prune_vocab(model_path, texts, out, check_sample=4)
+    report = prune_vocab(model_path, texts, out, check_sample=check_sample)
     keys = ("texts", "pieces_before", "pieces_after", "pieces_from_corpus")
     return out, {"pruned": True, **{k: report[k] for k in keys}}
 
