@@ -41,6 +41,20 @@ def test_body_sentences_are_shared_evenly_between_languages_and_filtered(tmp_pat
     assert sentence_inputs(cfg(3), data, "query: ")[0] == texts  # seeded
     everything, report = sentence_inputs(cfg(100), data, "query: ")
     assert len(everything) == 4 and {v["kept"] for v in report["by_lang"].values()} == {2}
+    # a mapping: that many of each listed language, none of the others; a short pool gives what it has
+    uk_only, report = sentence_inputs(cfg({"uk": 1}), data, "query: ")
+    assert report["by_lang"] == {"ru": {"available": 2, "asked": 0, "kept": 0},
+                                 "uk": {"available": 2, "asked": 1, "kept": 1}}
+    assert len(uk_only) == report["kept"] == 1 and uk_only[0] in {f"query: {t}" for t in uk}
+    both, report = sentence_inputs(cfg({"ru": 5, "uk": 2}), data, "query: ")
+    assert report["by_lang"]["ru"] == {"available": 2, "asked": 5, "kept": 2} and len(both) == 4
+
+
+@pytest.mark.parametrize("value", [{}, {"uk": -1}, {" ": 3}, "many"])
+def test_per_language_sentence_counts_are_checked(value):
+    with pytest.raises(ConfigError, match="distill.unlabelled_sentences"):
+        from_dict(ClassifierConfig, {"model": {"kind": "transformer"},
+                                     "distill": {"teacher": "t", "unlabelled_sentences": value}})
 
 
 def _split(texts, langs):

@@ -267,8 +267,9 @@ class DistillSection:
     alpha: float = option(0.3, ge=0, le=1)
     unlabelled: bool = True
     max_unlabelled: Optional[int] = option(None, ge=1)
-    # body sentences of the training articles, each alone, as soft-label inputs (even across languages); 0 = off
-    unlabelled_sentences: int = option(0, ge=0)
+    # body sentences of the training articles, each alone, as soft-label inputs; 0 = off. A number: shared evenly
+    # across the languages; a mapping {lang: count}: that many of each listed language (others none)
+    unlabelled_sentences: Union[int, dict[str, int]] = option(0, ge=0)
     # files of unlabelled news text (the one input reader: JSONL / CSV / TSV / Parquet / text / pages), soft
     # labels only; rows equal or near-equal to a validation or test row of the build are left out (counted)
     unlabelled_files: list[str] = field(default_factory=list)
@@ -302,6 +303,10 @@ class DistillSection:
         if set(cols) - {"text", "lead", "body"} or not cols.get("text"):
             raise ConfigError(f"{_key(prefix, 'unlabelled_files_columns')}: {dict(cols)} must map 'text' (required), "
                               "'lead' and 'body' (optional) to record field names, e.g. {text: title, body: text}")
+        per_lang = self.unlabelled_sentences
+        if isinstance(per_lang, dict) and (not per_lang or any(not k.strip() or v < 0 for k, v in per_lang.items())):
+            raise ConfigError(f"{_key(prefix, 'unlabelled_sentences')}: {dict(per_lang)} must map language codes to "
+                              "counts >= 0, e.g. {ru: 2000, uk: 6000}, or be one number shared evenly")
         if "hidden_tokens" in given_keys(self) and not self.hidden_weight:
             raise ConfigError(f"{_key(prefix, 'hidden_tokens')}: only read with distill.hidden_weight > 0 (the "
                               "hidden-state loss it configures is off); set hidden_weight or remove hidden_tokens")

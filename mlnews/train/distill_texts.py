@@ -86,7 +86,9 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
     """``distill.unlabelled_sentences``: body sentences of the build's summarisation train articles, each alone.
 
     A seeded sample of at most N, shared evenly between the languages (one with fewer sentences leaves the
-    rest of its share to the others), so that the smaller language gets as many inputs as the larger one.
+    rest of its share to the others), so that the smaller language gets as many inputs as the larger one; or,
+    with a mapping ``{lang: count}``, at most that many of each listed language and none of the others (a
+    language with fewer usable sentences than asked gives what it has, with a warning).
     A wire-agency dateline, a sentence of fewer than 4 or more than 40 words, and one whose input equals a
     labelled row's are not used (counted). Returns ``(inputs, report)``.
     """
@@ -117,13 +119,26 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
             seen.add(text)
             pools.setdefault(row.get("lang") or "unknown", []).append(text)
     rng = np.random.default_rng(cfg.train.seed)
-    left, inputs = cfg.distill.unlabelled_sentences, []
-    for i, lang in enumerate(sorted(pools, key=lambda g: (len(pools[g]), g))):  # smallest pool first
-        share = min(len(pools[lang]), left // (len(pools) - i))
-        picked = sorted(rng.choice(len(pools[lang]), size=share, replace=False).tolist())
-        inputs += [pools[lang][j] for j in picked]
-        report["by_lang"][lang] = {"available": len(pools[lang]), "kept": share}
-        left -= share
+    wanted = cfg.distill.unlabelled_sentences
+    inputs: list[str] = []
+    if isinstance(wanted, dict):  # {lang: count}: each listed language on its own, the others none
+        for lang in sorted(set(pools) | set(wanted)):
+            pool, asked = pools.get(lang, []), wanted.get(lang, 0)
+            share = min(len(pool), asked)
+            if asked > len(pool):
+                log.warning("distill.unlabelled_sentences: %s: %d asked, only %d usable sentences", lang, asked,
+                            len(pool))
+            picked = sorted(rng.choice(len(pool), size=share, replace=False).tolist()) if share else []
+            inputs += [pool[j] for j in picked]
+            report["by_lang"][lang] = {"available": len(pool), "asked": asked, "kept": share}
+    else:
+        left = wanted
+        for i, lang in enumerate(sorted(pools, key=lambda g: (len(pools[g]), g))):  # smallest pool first
+            share = min(len(pools[lang]), left // (len(pools) - i))
+            picked = sorted(rng.choice(len(pools[lang]), size=share, replace=False).tolist())
+            inputs += [pools[lang][j] for j in picked]
+            report["by_lang"][lang] = {"available": len(pools[lang]), "kept": share}
+            left -= share
     report["kept"] = len(inputs)
     return inputs, report
 
