@@ -121,26 +121,35 @@ def sentence_inputs(cfg: "ClassifierConfig", data: "PreparedData", prefix: str) 
     rng = np.random.default_rng(cfg.train.seed)
     wanted = cfg.distill.unlabelled_sentences
     inputs: list[str] = []
-    if isinstance(wanted, dict):  # {lang: count}: each listed language on its own, the others none
-        for lang in sorted(set(pools) | set(wanted)):
-            pool, asked = pools.get(lang, []), wanted.get(lang, 0)
-            share = min(len(pool), asked)
-            if asked > len(pool):
-                log.warning("distill.unlabelled_sentences: %s: %d asked, only %d usable sentences", lang, asked,
-                            len(pool))
-            picked = sorted(rng.choice(len(pool), size=share, replace=False).tolist()) if share else []
-            inputs += [pool[j] for j in picked]
-            report["by_lang"][lang] = {"available": len(pool), "asked": asked, "kept": share}
-    else:
-        left = wanted
-        for i, lang in enumerate(sorted(pools, key=lambda g: (len(pools[g]), g))):  # smallest pool first
-            share = min(len(pools[lang]), left // (len(pools) - i))
-            picked = sorted(rng.choice(len(pools[lang]), size=share, replace=False).tolist())
-            inputs += [pools[lang][j] for j in picked]
-            report["by_lang"][lang] = {"available": len(pools[lang]), "kept": share}
-            left -= share
+    for lang, share in _sentence_shares({g: len(p) for g, p in pools.items()}, wanted):
+        pool = pools.get(lang, [])
+        picked = sorted(rng.choice(len(pool), size=share, replace=False).tolist())  # size 0 draws nothing
+        inputs += [pool[j] for j in picked]
+        report["by_lang"][lang] = {"available": len(pool), "kept": share}
+        if isinstance(wanted, dict):
+            report["by_lang"][lang]["asked"] = wanted.get(lang, 0)
     report["kept"] = len(inputs)
     return inputs, report
+
+
+def _sentence_shares(available: dict[str, int], wanted: int | dict[str, int]) -> list[tuple[str, int]]:
+    """How many sentences each language gives, in the order they are drawn. A number: shared evenly, the
+    smallest pool first, so that a language with fewer sentences leaves the rest of its share to the others.
+    A mapping: that many of each listed language (at most its pool, with a warning), none of the others."""
+    if isinstance(wanted, dict):
+        shares = []
+        for lang in sorted(set(available) | set(wanted)):
+            have, asked = available.get(lang, 0), wanted.get(lang, 0)
+            if asked > have:
+                log.warning("distill.unlabelled_sentences: %s: %d asked, only %d usable sentences", lang, asked, have)
+            shares.append((lang, min(have, asked)))
+        return shares
+    shares, left = [], wanted
+    for i, lang in enumerate(sorted(available, key=lambda g: (available[g], g))):
+        share = min(available[lang], left // (len(available) - i))
+        shares.append((lang, share))
+        left -= share
+    return shares
 
 
 NEAR_THRESHOLD = 0.8  # MinHash agreement of a near duplicate: the default build's dedup.threshold
